@@ -1,0 +1,56 @@
+"""The ``acorn`` command line (also ``python -m gateway``).
+
+Exit codes (design.md): 0 ok; 1 documents rejected or a check failed; 2 usage or
+configuration error, or a file that cannot be read; 3 a transport or service unreachable.
+Every command that prints data has ``--json``. A person never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gateway import __version__
+from gateway.cli.inspect import add_inspect
+from gateway.cli.validate import add_validate
+from gateway.errors import AcornError
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors with exit code 2 through ``main``'s return."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``acorn`` command."""
+    parser = _Parser(prog="acorn", description="EDI gateway for Amazon Vendor Central (X12).")
+    parser.add_argument("--version", action="version", version=f"acorn-gateway {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    add_validate(commands)
+    add_inspect(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``acorn`` with ``argv`` (default: the process arguments); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.run(args))
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    except AcornError as exc:
+        print(f"acorn: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,31 @@
+"""Validation against the maps: reports (data, never raised) and the 997/TA1 built from them.
+
+The only importer of pyx12 (design.md).
+"""
+
+from gateway.validation.ack import acknowledge, build_997, build_ta1, ta1_code
+from gateway.validation.engine import MapSet, default_map_dir
+from gateway.validation.report import (
+    Finding,
+    GroupReport,
+    InterchangeReport,
+    TransactionReport,
+    ValidationReport,
+)
+from gateway.validation.validate import default_maps, validate
+
+__all__ = [
+    "Finding",
+    "GroupReport",
+    "InterchangeReport",
+    "MapSet",
+    "TransactionReport",
+    "ValidationReport",
+    "acknowledge",
+    "build_997",
+    "build_ta1",
+    "default_map_dir",
+    "default_maps",
+    "ta1_code",
+    "validate",
+]

@@ -1,0 +1,72 @@
+"""The X12 codec: bytes <-> Interchange > FunctionalGroup > Transaction > Segment.
+
+Pure: no I/O beyond the stream it is given, no knowledge of maps or partners.
+"""
+
+from gateway.x12.envelope import (
+    DocumentIssue,
+    Event,
+    GroupEnd,
+    GroupStart,
+    InterchangeEnd,
+    InterchangeStart,
+    TransactionRead,
+    parse,
+    read_events,
+)
+from gateway.x12.lexer import DEFAULT_MAX_SEGMENT, Lexer, is_version
+from gateway.x12.model import (
+    FUNCTIONAL_GROUP_OF_SET,
+    Composite,
+    Delimiters,
+    Element,
+    EnvelopeIssue,
+    FunctionalGroup,
+    Interchange,
+    Repeated,
+    Segment,
+    Transaction,
+    X12Document,
+    element_text,
+)
+from gateway.x12.writer import (
+    Party,
+    build_group,
+    build_interchange,
+    build_transaction,
+    segment_text,
+    serialize,
+)
+
+__all__ = [
+    "DEFAULT_MAX_SEGMENT",
+    "FUNCTIONAL_GROUP_OF_SET",
+    "Composite",
+    "Delimiters",
+    "DocumentIssue",
+    "Element",
+    "EnvelopeIssue",
+    "Event",
+    "FunctionalGroup",
+    "GroupEnd",
+    "GroupStart",
+    "Interchange",
+    "InterchangeEnd",
+    "InterchangeStart",
+    "Lexer",
+    "Party",
+    "Repeated",
+    "Segment",
+    "Transaction",
+    "TransactionRead",
+    "X12Document",
+    "build_group",
+    "build_interchange",
+    "build_transaction",
+    "element_text",
+    "is_version",
+    "parse",
+    "read_events",
+    "segment_text",
+    "serialize",
+]

@@ -1,0 +1,399 @@
+"""Segments to envelope events, with the envelope checks of X12.5/X12.6.
+
+:func:`read_events` turns a byte stream into a flat stream of events (an interchange
+opens, a group opens, a transaction set was read, a group closes, an interchange closes)
+while holding only the current transaction set in memory. :func:`parse` builds the whole
+tree from the same events.
+
+Envelope checks, each reported as an :class:`EnvelopeIssue` with the code X12 uses for it:
+
+======================================================  ===========  =====
+check                                                   level        code
+======================================================  ===========  =====
+ISA fixed width, ISA field values                       interchange  TA1 005-027
+IEA02 = ISA13                                           interchange  TA1 001
+IEA01 = number of GS                                    interchange  TA1 021
+IEA present                                             interchange  TA1 023
+no segment outside GS..GE / ST..SE                      interchange  TA1 024
+no repeated sender + ISA13 in one input                 interchange  TA1 025
+GE02 = GS06                                             group        AK905 4
+GE01 = number of ST                                     group        AK905 5
+GS06 numeric, 1-9 digits                                group        AK905 6
+GS06 unique within the interchange                      group        AK905 19
+GE present                                              group        AK905 3
+ST01 belongs to GS01's functional group                 transaction  AK502 1
+SE present                                              transaction  AK502 2
+SE02 = ST02                                             transaction  AK502 3
+SE01 = number of segments ST..SE                        transaction  AK502 4
+ST02 unique within the group                            transaction  AK502 23
+======================================================  ===========  =====
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.errors import X12SyntaxError
+from gateway.x12.lexer import DEFAULT_MAX_SEGMENT, Lexer
+from gateway.x12.model import (
+    FUNCTIONAL_GROUP_OF_SET,
+    Delimiters,
+    EnvelopeIssue,
+    FunctionalGroup,
+    Interchange,
+    Segment,
+    Transaction,
+    X12Document,
+)
+
+#: Interchange-level segments allowed between ISA and the first GS: security (ISB/ISE,
+#: X12.58) and interchange acknowledgments (TA1, TA3).
+SERVICE_SEGMENTS = frozenset({"ISB", "ISE", "TA1", "TA3"})
+
+
+@dataclass(frozen=True)
+class InterchangeStart:
+    """An ISA was read; ``issues`` are its field problems."""
+
+    header: Segment
+    delimiters: Delimiters
+    issues: tuple[EnvelopeIssue, ...]
+
+
+@dataclass(frozen=True)
+class GroupStart:
+    """A GS was read."""
+
+    header: Segment
+
+
+@dataclass(frozen=True)
+class TransactionRead:
+    """A whole transaction set (ST..SE, or ST.. when SE is missing) was read."""
+
+    transaction: Transaction
+
+
+@dataclass(frozen=True)
+class GroupEnd:
+    """A functional group ended (at its GE, or where the GE should have been)."""
+
+    header: Segment
+    trailer: Segment | None
+    issues: tuple[EnvelopeIssue, ...]
+
+
+@dataclass(frozen=True)
+class InterchangeEnd:
+    """An interchange ended (at its IEA, or where the IEA should have been).
+
+    ``service_segments`` are the interchange-level segments read outside any group.
+    """
+
+    header: Segment
+    trailer: Segment | None
+    issues: tuple[EnvelopeIssue, ...]
+    service_segments: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentIssue:
+    """A problem that stopped reading (the input is not, or no longer, X12)."""
+
+    issue: EnvelopeIssue
+
+
+Event = InterchangeStart | GroupStart | TransactionRead | GroupEnd | InterchangeEnd | DocumentIssue
+
+
+@dataclass
+class _OpenGroup:
+    header: Segment
+    issues: list[EnvelopeIssue] = field(default_factory=list)
+    set_count: int = 0
+    control_numbers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _OpenTransaction:
+    header: Segment
+    body: list[Segment] = field(default_factory=list)
+    issues: list[EnvelopeIssue] = field(default_factory=list)
+
+
+@dataclass
+class _OpenInterchange:
+    header: Segment
+    service_segments: list[Segment] = field(default_factory=list)
+    issues: list[EnvelopeIssue] = field(default_factory=list)
+    group_count: int = 0
+    group_numbers: set[str] = field(default_factory=set)
+
+
+class _EnvelopeReader:
+    """The state machine behind :func:`read_events`."""
+
+    def __init__(self) -> None:
+        self.isa: _OpenInterchange | None = None
+        self.group: _OpenGroup | None = None
+        self.txn: _OpenTransaction | None = None
+        self.seen_interchanges: set[tuple[str, str, str]] = set()
+
+    # -- closing ---------------------------------------------------------------------
+
+    def close_transaction(self, trailer: Segment | None, at: int) -> Iterator[Event]:
+        txn = self.txn
+        if txn is None:
+            return
+        self.txn = None
+        header = txn.header
+        if trailer is None:
+            txn.issues.append(
+                EnvelopeIssue("transaction", "2",
+                              f"transaction set {header.text(2)!r} has no SE trailer",
+                              at, "SE")
+            )  # fmt: skip
+        else:
+            count = len(txn.body) + 2
+            declared = trailer.text(1)
+            if declared != str(count) and not (declared.isdigit() and int(declared) == count):
+                txn.issues.append(
+                    EnvelopeIssue("transaction", "4",
+                                  f"SE01 says {declared!r} segments, the set has {count}",
+                                  trailer.offset, "SE", "SE01")
+                )  # fmt: skip
+            if trailer.text(2) != header.text(2):
+                txn.issues.append(
+                    EnvelopeIssue("transaction", "3",
+                                  f"SE02 {trailer.text(2)!r} does not match ST02"
+                                  f" {header.text(2)!r}", trailer.offset, "SE", "SE02")
+                )  # fmt: skip
+        yield TransactionRead(Transaction(header, tuple(txn.body), trailer, tuple(txn.issues)))
+
+    def close_group(self, trailer: Segment | None, at: int) -> Iterator[Event]:
+        yield from self.close_transaction(None, at)
+        group = self.group
+        if group is None:
+            return
+        self.group = None
+        gs06 = group.header.text(6)
+        if trailer is None:
+            group.issues.append(
+                EnvelopeIssue("group", "3", f"functional group {gs06!r} has no GE trailer",
+                              at, "GE")
+            )  # fmt: skip
+        else:
+            declared = trailer.text(1)
+            if not (declared.isdigit() and int(declared) == group.set_count):
+                group.issues.append(
+                    EnvelopeIssue("group", "5",
+                                  f"GE01 says {declared!r} transaction sets, the group has"
+                                  f" {group.set_count}", trailer.offset, "GE", "GE01")
+                )  # fmt: skip
+            if trailer.text(2) != gs06:
+                group.issues.append(
+                    EnvelopeIssue("group", "4",
+                                  f"GE02 {trailer.text(2)!r} does not match GS06 {gs06!r}",
+                                  trailer.offset, "GE", "GE02")
+                )  # fmt: skip
+        yield GroupEnd(group.header, trailer, tuple(group.issues))
+
+    def close_interchange(self, trailer: Segment | None, at: int) -> Iterator[Event]:
+        yield from self.close_group(None, at)
+        isa = self.isa
+        if isa is None:
+            return
+        self.isa = None
+        isa13 = isa.header.text(13)
+        if trailer is None:
+            isa.issues.append(
+                EnvelopeIssue("interchange", "023",
+                              f"interchange {isa13!r} has no IEA trailer (input ends early)",
+                              at, "IEA")
+            )  # fmt: skip
+        else:
+            declared = trailer.text(1)
+            if not (declared.isdigit() and int(declared) == isa.group_count):
+                isa.issues.append(
+                    EnvelopeIssue("interchange", "021",
+                                  f"IEA01 says {declared!r} functional groups, the"
+                                  f" interchange has {isa.group_count}",
+                                  trailer.offset, "IEA", "IEA01")
+                )  # fmt: skip
+            if trailer.text(2) != isa13:
+                isa.issues.append(
+                    EnvelopeIssue("interchange", "001",
+                                  f"IEA02 {trailer.text(2)!r} does not match ISA13 {isa13!r}",
+                                  trailer.offset, "IEA", "IEA02")
+                )  # fmt: skip
+        yield InterchangeEnd(isa.header, trailer, tuple(isa.issues), tuple(isa.service_segments))
+
+    # -- opening ---------------------------------------------------------------------
+
+    def orphan(self, segment: Segment, where: str) -> None:
+        assert self.isa is not None
+        self.isa.issues.append(
+            EnvelopeIssue("interchange", "024",
+                          f"segment {segment.tag} is outside {where}", segment.offset,
+                          segment.tag)
+        )  # fmt: skip
+
+    def open_interchange(self, header: Segment, issues: tuple[EnvelopeIssue, ...]) -> None:
+        found = list(issues)
+        key = (header.text(5), header.text(6).strip(), header.text(13))
+        if key in self.seen_interchanges:
+            found.append(
+                EnvelopeIssue("interchange", "025",
+                              f"interchange control number ISA13 {key[2]!r} from sender"
+                              f" {key[1]!r} is repeated in this input", header.offset, "ISA",
+                              "ISA13")
+            )  # fmt: skip
+        self.seen_interchanges.add(key)
+        self.isa = _OpenInterchange(header, issues=found)
+
+    def open_group(self, header: Segment) -> None:
+        assert self.isa is not None
+        gs06 = header.text(6)
+        issues = []
+        if not (gs06.isdigit() and 1 <= len(gs06) <= 9):
+            issues.append(
+                EnvelopeIssue("group", "6", f"GS06 {gs06!r} is not a 1-9 digit number",
+                              header.offset, "GS", "GS06")
+            )  # fmt: skip
+        if gs06 in self.isa.group_numbers:
+            issues.append(
+                EnvelopeIssue("group", "19",
+                              f"GS06 {gs06!r} is used by an earlier group of this interchange",
+                              header.offset, "GS", "GS06")
+            )  # fmt: skip
+        self.isa.group_numbers.add(gs06)
+        self.isa.group_count += 1
+        self.group = _OpenGroup(header, issues)
+
+    def open_transaction(self, header: Segment) -> None:
+        assert self.group is not None
+        issues = []
+        st01, st02 = header.text(1), header.text(2)
+        expected = FUNCTIONAL_GROUP_OF_SET.get(st01)
+        gs01 = self.group.header.text(1)
+        if expected is not None and expected != gs01:
+            issues.append(
+                EnvelopeIssue("transaction", "1",
+                              f"transaction set {st01} belongs in a functional group {expected},"
+                              f" not in GS01 {gs01!r}", header.offset, "ST", "ST01")
+            )  # fmt: skip
+        if st02 in self.group.control_numbers:
+            issues.append(
+                EnvelopeIssue("transaction", "23",
+                              f"ST02 {st02!r} is used by an earlier set of this group",
+                              header.offset, "ST", "ST02")
+            )  # fmt: skip
+        self.group.control_numbers.add(st02)
+        self.group.set_count += 1
+        self.txn = _OpenTransaction(header, issues=issues)
+
+    # -- driving ---------------------------------------------------------------------
+
+    def feed(self, lexer: Lexer) -> Iterator[Event]:
+        for token in lexer:
+            segment = token.segment
+            tag = segment.tag
+            if tag == "ISA":
+                yield from self.close_interchange(None, segment.offset)
+                self.open_interchange(segment, token.issues)
+                yield InterchangeStart(segment, token.delimiters, tuple(self.isa.issues))
+            elif tag == "IEA":
+                yield from self.close_interchange(segment, segment.offset)
+            elif tag == "GS":
+                yield from self.close_group(None, segment.offset)
+                self.open_group(segment)
+                yield GroupStart(segment)
+            elif tag == "GE":
+                if self.group is None:
+                    self.orphan(segment, "a functional group (GE without GS)")
+                    continue
+                yield from self.close_group(segment, segment.offset)
+            elif tag == "ST":
+                yield from self.close_transaction(None, segment.offset)
+                if self.group is None:
+                    self.orphan(segment, "a functional group (ST without GS)")
+                    continue
+                self.open_transaction(segment)
+            elif tag == "SE" and self.txn is not None:
+                yield from self.close_transaction(segment, segment.offset)
+            elif self.txn is not None:
+                self.txn.body.append(segment)
+            elif tag in SERVICE_SEGMENTS and self.group is None and self.isa is not None:
+                self.isa.service_segments.append(segment)
+            elif self.group is not None:
+                self.orphan(segment, "a transaction set (not between ST and SE)")
+            else:
+                self.orphan(segment, "a functional group (not between GS and GE)")
+
+
+def read_events(
+    stream: BinaryIO, *, max_segment: int = DEFAULT_MAX_SEGMENT, chunk_size: int = 1 << 16
+) -> Iterator[Event]:
+    """Read ``stream`` and yield envelope events in input order.
+
+    Memory holds one transaction set at a time. Reading never raises for bad input: where
+    the input stops being X12, a single :class:`DocumentIssue` is yielded and the events
+    end (structures left open are dropped without further issues, so that the one cause
+    is reported once).
+    """
+    reader = _EnvelopeReader()
+    lexer = Lexer(stream, max_segment=max_segment, chunk_size=chunk_size)
+    try:
+        yield from reader.feed(lexer)
+    except X12SyntaxError as exc:
+        yield DocumentIssue(
+            EnvelopeIssue("document", "022" if exc.segment else "024", exc.message, exc.offset,
+                          exc.segment or "")
+        )  # fmt: skip
+        return
+    yield from reader.close_interchange(None, lexer.offset)
+
+
+def parse(source: bytes | str | Path | BinaryIO, **options: int) -> X12Document:
+    """Read a whole input into an :class:`X12Document` tree.
+
+    ``source`` is bytes, a path, or a binary stream. Envelope issues are attached to the
+    node they concern; problems that stop reading are in ``X12Document.issues``.
+    """
+    if isinstance(source, bytes):
+        return _build(read_events(io.BytesIO(source), **options))
+    if isinstance(source, str | Path):
+        with open(source, "rb") as stream:
+            return _build(read_events(stream, **options))
+    return _build(read_events(source, **options))
+
+
+def _build(events: Iterator[Event]) -> X12Document:
+    interchanges: list[Interchange] = []
+    doc_issues: list[EnvelopeIssue] = []
+    groups: list[FunctionalGroup] = []
+    transactions: list[Transaction] = []
+    delimiters = Delimiters()
+    for event in events:
+        if isinstance(event, InterchangeStart):
+            groups, delimiters = [], event.delimiters
+        elif isinstance(event, GroupStart):
+            transactions = []
+        elif isinstance(event, TransactionRead):
+            transactions.append(event.transaction)
+        elif isinstance(event, GroupEnd):
+            groups.append(
+                FunctionalGroup(event.header, tuple(transactions), event.trailer, event.issues)
+            )
+        elif isinstance(event, InterchangeEnd):
+            interchanges.append(
+                Interchange(event.header, tuple(groups), event.trailer, delimiters,
+                            event.issues, event.service_segments)
+            )  # fmt: skip
+        else:
+            doc_issues.append(event.issue)
+    return X12Document(tuple(interchanges), tuple(doc_issues))
