@@ -92,7 +92,7 @@ class MapSet:
                 key = (version.get("icvn", ""), entry.get("vriic", ""), entry.get("fic", ""))
                 self._index[key] = (entry.text or "").strip()
         self._maps: dict[str, Any] = {}
-        self._qualifiers: dict[str, dict[str, frozenset[str] | None]] = {}
+        self._qualifiers: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
 
     # -- lookup -------------------------------------------------------------------------
 
@@ -118,29 +118,24 @@ class MapSet:
                 raise ValidationSetupError(f"cannot load map {map_file}: {exc}") from exc
         return self._maps[map_file]
 
-    def qualifiers(self, map_file: str) -> dict[str, frozenset[str] | None]:
-        """Per segment id, the codes its first element may take anywhere in the map.
+    def qualifiers(self, map_file: str) -> dict[str, tuple[frozenset[str], str]]:
+        """Per segment id, the codes its first element may take where the map lists them,
+        and that element's data element number.
 
-        ``None`` when some occurrence of the segment has a first element without a code
-        list (the segment is then never matched by qualifier).
+        Segments whose first element never has a code list are absent: pyx12 never
+        matches them by qualifier.
         """
         if map_file not in self._qualifiers:
-            table: dict[str, frozenset[str] | None] = {}
+            table: dict[str, tuple[frozenset[str], str]] = {}
             root = ET.parse(self.map_dir / map_file).getroot()
             for seg in root.iter("segment"):
-                xid = seg.get("xid", "")
                 first = next(iter(seg.iter("element")), None)
-                codes = (
-                    frozenset(c.text or "" for c in first.iter("code"))
-                    if first is not None and first.find("valid_codes") is not None
-                    else None
-                )
-                if xid in table and (table[xid] is None or codes is None):
-                    table[xid] = None
-                elif xid in table:
-                    table[xid] = table[xid] | codes  # type: ignore[operator]
-                else:
-                    table[xid] = codes
+                if first is None or first.find("valid_codes") is None:
+                    continue
+                codes = frozenset(c.text or "" for c in first.iter("code"))
+                xid = seg.get("xid", "")
+                known, _ = table.get(xid, (frozenset(), ""))
+                table[xid] = (known | codes, (first.findtext("data_ele") or "").strip())
             self._qualifiers[map_file] = table
         return self._qualifiers[map_file]
 
@@ -189,7 +184,9 @@ class MapSet:
                         f" ({type(exc).__name__}: {exc})", last.offset, last.tag)
             )  # fmt: skip
             return findings
-        findings += self._collect(errh, choice, segments, kept, envelope_findings)
+        findings += self._collect(
+            errh, choice, segments, kept, envelope_findings, isa.offset, gs.offset
+        )
         return findings
 
     def _synthetic(
@@ -271,21 +268,23 @@ class MapSet:
         segments: tuple[Segment, ...],
         kept: list[int],
         envelope_findings: bool,
+        isa_offset: int,
+        gs_offset: int,
     ) -> list[Finding]:
         found: list[Finding] = []
         first = segments[0]
 
-        def locate(seg_count: int) -> Segment:
-            if 1 <= seg_count <= len(kept):
-                return segments[kept[seg_count - 1]]
-            return segments[-1]
+        def locate(seg_count: int) -> tuple[Segment, int]:
+            """pyx12's position among the kept segments -> (segment, position in the set)."""
+            index = kept[seg_count - 1] if 1 <= seg_count <= len(kept) else len(segments) - 1
+            return segments[index], index + 1
 
         for isa in errh.children:
             if envelope_findings:
-                found += _envelope_element_findings(isa, "interchange", "ISA", first.offset)
+                found += _envelope_element_findings(isa, "interchange", "ISA", isa_offset)
             for gs in isa.children:
                 if envelope_findings:
-                    found += _envelope_element_findings(gs, "group", "GS", first.offset)
+                    found += _envelope_element_findings(gs, "group", "GS", gs_offset)
                 for st in gs.children:
                     for code, message in st.errors:
                         if code not in _ENVELOPE_SET_CODES:
@@ -299,13 +298,14 @@ class MapSet:
                                         bad_value=value)
                             )  # fmt: skip
                     for seg in st.children:
-                        found += self._segment_findings(seg, locate(seg.seg_count), choice)
+                        found += self._segment_findings(seg, *locate(seg.seg_count), choice)
         return found
 
-    def _segment_findings(self, err_seg: Any, segment: Segment, choice: MapChoice) -> list[Finding]:
+    def _segment_findings(
+        self, err_seg: Any, segment: Segment, position: int, choice: MapChoice
+    ) -> list[Finding]:
         found: list[Finding] = []
         seg_id = err_seg.seg_id
-        position = err_seg.seg_count
         loop = err_seg.ls_id or None
         for code, message, value in err_seg.errors:
             if code == "1" and seg_id == segment.tag:
@@ -332,16 +332,23 @@ class MapSet:
     ) -> list[Finding] | None:
         """Report "segment not found" on a known segment with an unlisted qualifier as the
         invalid code it is (AK304 8 + AK403 7), not as AK304 1 (pyx12-maps.md gotcha 6)."""
-        codes = self.qualifiers(choice.map_file).get(segment.tag)
+        known = self.qualifiers(choice.map_file).get(segment.tag)
         value = segment.text(1)
-        if not codes or value in codes:
-            return None
-        listed = ", ".join(sorted(codes))
+        if known is None or value in known[0]:
+            return None  # an unknown segment, or a known qualifier out of place: keep AK304
+        codes, element_ref = known
+        if value == "":
+            return [
+                Finding("element", "1",
+                        f"mandatory data element missing: {segment.tag}01 (the qualifier) is"
+                        " empty", segment.offset, segment.tag, position, loop, 1,
+                        element_ref=element_ref or None),
+            ]  # fmt: skip
         return [
             Finding("element", "7",
-                    f"invalid code value: {segment.tag}01 is {value!r}; this map allows"
-                    f" {listed}", segment.offset, segment.tag, position, loop, 1,
-                    bad_value=value),
+                    f"invalid code value: {segment.tag}01 is {value!r}; the map allows"
+                    f" {', '.join(sorted(codes))}", segment.offset, segment.tag, position, loop,
+                    1, element_ref=element_ref or None, bad_value=value),
         ]  # fmt: skip
 
 

@@ -138,7 +138,10 @@ def _validate_stream(stream: BinaryIO, maps: MapSet, name: str) -> ValidationRep
             )  # fmt: skip
             for finding in found:
                 if finding.level == "interchange":
-                    if not isa_checked:
+                    # The codec checks the ISA first; pyx12 adds only what it did not see.
+                    if not isa_checked and finding.element not in {
+                        f.element for f in isa_report.findings
+                    }:
                         isa_report.findings.append(finding)
                 elif finding.level == "group":
                     if not group_checked:

@@ -327,7 +327,9 @@ class _EnvelopeReader:
                 yield from self.close_transaction(segment, segment.offset)
             elif self.txn is not None:
                 self.txn.body.append(segment)
-            elif tag in SERVICE_SEGMENTS and self.group is None and self.isa is not None:
+            elif tag in SERVICE_SEGMENTS and self.isa is not None and self.isa.group_count == 0:
+                # X12.5: TA1 and the ISB/ISE service requests follow the ISA and precede the
+                # first GS; after a group they are orphans like any other segment.
                 self.isa.service_segments.append(segment)
             elif self.group is not None:
                 self.orphan(segment, "a transaction set (not between ST and SE)")

@@ -108,9 +108,10 @@ def _isa_issues(fields: list[str], offset: int, fixed_width: bool) -> list[Envel
         datetime.strptime(fields[8] + fields[9], "%y%m%d%H%M")
     except ValueError:
         bad(9 if not _is_date(fields[8]) else 10, f"{fields[8]!r}/{fields[9]!r} is no date/time")
-    if fields[11] < "00402" and fields[10] != "U":
+    isa11_width_ok = len(fields[10]) == 1  # a wrong width is reported above
+    if isa11_width_ok and fields[11] < "00402" and fields[10] != "U":
         bad(11, f"must be 'U' before version 00402, found {fields[10]!r}")
-    elif uses_repetition(fields[11]) and not _usable_repetition(fields[10]):
+    elif isa11_width_ok and uses_repetition(fields[11]) and not _usable_repetition(fields[10]):
         bad(11, f"{fields[10]!r} cannot be the repetition separator (letter, digit or blank)")
     reported = {issue.element for issue in issues}
     for position, value in enumerate(fields, start=1):
