@@ -30,6 +30,8 @@ ELEMENT_ERRORS: dict[str, str] = {
     "8": "invalid date",
     "9": "invalid time",
     "10": "exclusion condition violated",
+    "12": "too many repetitions",
+    "13": "too many components",
 }
 
 #: AK502..AK506, transaction set syntax error code (element 718).

@@ -45,6 +45,10 @@ _pyx12_log.propagate = False
 REQUIRED_FILES = ("maps.xml", "dataele.xml", "codes.xml", "x12.control.00401.xml")
 #: Set-level codes the codec reports from the real envelope; pyx12's copies are dropped.
 _ENVELOPE_SET_CODES = frozenset({"2", "3", "4", "23"})
+#: Envelope elements whose pyx12 findings are dropped: ISA11/ISA12 are rewritten in the
+#: synthetic copy and ISA13 is the codec's check; GS08 was already matched against
+#: maps.xml, which is the authority on supported versions.
+_SKIPPED_ENVELOPE_ELEMENTS = {"ISA": (11, 12, 13), "GS": (8,)}
 #: pyx12 GS element position -> AK905 code (as pyx12's own 997 writer maps them).
 _GS_ELEMENT_CODES = {6: "6", 8: "2"}
 
@@ -93,12 +97,24 @@ class MapSet:
                 self._index[key] = (entry.text or "").strip()
         self._maps: dict[str, Any] = {}
         self._qualifiers: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
+        self._repeats: dict[str, dict[tuple[str, int], int]] = {}
 
     # -- lookup -------------------------------------------------------------------------
 
     def choose(self, icvn: str, vriic: str, fic: str) -> MapChoice | None:
-        """The map for ISA12/GS08/GS01, or None when the group is not supported."""
+        """The map for ISA12/GS08/GS01, or None when the group is not supported.
+
+        Acknowledgments (GS01 ``FA``) are matched on the release alone (the first six
+        characters of GS08, any ISA12) when the exact entry is missing: a 997 has one
+        structure whatever implementation suffix its sender puts in GS08 (``005010X230``),
+        and refusing to read a partner's acknowledgment over a suffix would lose it.
+        """
         map_file = self._index.get((icvn, vriic, fic))
+        if map_file is None and fic == "FA":
+            map_file = next(
+                (f for (_, v, c), f in self._index.items() if c == "FA" and v == vriic[:6]),
+                None,
+            )
         if map_file is None:
             return None
         control = "00501" if icvn >= "00501" else "00401"
@@ -139,6 +155,23 @@ class MapSet:
             self._qualifiers[map_file] = table
         return self._qualifiers[map_file]
 
+    def repeats(self, map_file: str) -> dict[tuple[str, int], int]:
+        """(segment id, element position) -> the most repetitions the map allows (default 1)."""
+        if map_file not in self._repeats:
+            table: dict[tuple[str, int], int] = {}
+            root = ET.parse(self.map_dir / map_file).getroot()
+            for seg in root.iter("segment"):
+                for element in seg:
+                    if element.tag not in ("element", "composite"):
+                        continue
+                    seq = (element.findtext("seq") or "0").strip()
+                    raw = (element.findtext("repeat") or "1").strip()
+                    limit = 10**9 if raw.startswith(">") else int(raw) if raw.isdigit() else 1
+                    key = (seg.get("xid", ""), int(seq) if seq.isdigit() else 0)
+                    table[key] = max(table.get(key, 1), limit)
+            self._repeats[map_file] = table
+        return self._repeats[map_file]
+
     # -- validation ---------------------------------------------------------------------
 
     def validate_transaction(
@@ -172,6 +205,7 @@ class MapSet:
                             f"segment id {tag!r} is not a valid segment identifier",
                             segment.offset, tag, index + 1)
                 )  # fmt: skip
+        findings += self._repetition_findings(choice, segments)
         text = self._synthetic(choice, isa, gs, delimiters, [segments[i] for i in kept])
         try:
             errh = self._walk(choice, text)
@@ -188,6 +222,29 @@ class MapSet:
             errh, choice, segments, kept, envelope_findings, isa.offset, gs.offset
         )
         return findings
+
+    def _repetition_findings(
+        self, choice: MapChoice, segments: tuple[Segment, ...]
+    ) -> list[Finding]:
+        """Repeated values where the map allows fewer repetitions (X12.6: AK403/IK403 12).
+
+        pyx12 does not check repetition counts, so they are checked here against the map.
+        """
+        limits = self.repeats(choice.map_file)
+        found: list[Finding] = []
+        for index, segment in enumerate(segments):
+            for position, value in enumerate(segment.elements, 1):
+                if not isinstance(value, Repeated):
+                    continue
+                allowed = limits.get((segment.tag, position), 1)
+                if len(value.values) > allowed:
+                    found.append(
+                        Finding("element", "12",
+                                f"too many repetitions: {segment.tag}{position:02d} has"
+                                f" {len(value.values)}, the map allows {allowed}",
+                                segment.offset, segment.tag, index + 1, None, position)
+                    )  # fmt: skip
+        return found
 
     def _synthetic(
         self,
@@ -297,21 +354,38 @@ class MapSet:
                                         message, first.offset, seg_id, element=ele.ele_pos,
                                         bad_value=value)
                             )  # fmt: skip
+                    translated: set[str] = set()
                     for seg in st.children:
-                        found += self._segment_findings(seg, *locate(seg.seg_count), choice)
+                        found += self._segment_findings(
+                            seg, *locate(seg.seg_count), choice, translated
+                        )
+                    if translated:
+                        # The segment is there with a bad qualifier; pyx12 then also calls it
+                        # missing. One cause, one finding: drop the "missing" echo.
+                        found = [
+                            f for f in found
+                            if not (f.level == "segment" and f.code == "3"
+                                    and f.segment in translated)
+                        ]  # fmt: skip
         return found
 
     def _segment_findings(
-        self, err_seg: Any, segment: Segment, position: int, choice: MapChoice
+        self,
+        err_seg: Any,
+        segment: Segment,
+        position: int,
+        choice: MapChoice,
+        translated: set[str],
     ) -> list[Finding]:
         found: list[Finding] = []
         seg_id = err_seg.seg_id
         loop = err_seg.ls_id or None
         for code, message, value in err_seg.errors:
             if code == "1" and seg_id == segment.tag:
-                translated = self._qualifier_finding(segment, position, loop, choice)
-                if translated:
-                    found += translated
+                qualifier = self._qualifier_finding(segment, position, loop, choice)
+                if qualifier:
+                    found += qualifier
+                    translated.add(seg_id)
                     continue
             code = code if code in ("1", "2", "3", "4", "5", "6", "7", "8") else "8"
             found.append(
@@ -357,8 +431,8 @@ def _envelope_element_findings(node: Any, level: str, tag: str, offset: int) -> 
     found: list[Finding] = []
     for ele in node.elements:
         for _code, message, value in ele.errors:
-            if tag not in message or (tag == "ISA" and ele.ele_pos in (11, 12, 13)):
-                continue  # ISA11/ISA12 were rewritten for pyx12; ISA13 is checked by the codec
+            if tag not in message or ele.ele_pos in _SKIPPED_ENVELOPE_ELEMENTS[tag]:
+                continue
             code = (
                 _GS_ELEMENT_CODES.get(ele.ele_pos, "1")
                 if level == "group"

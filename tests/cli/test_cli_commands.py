@@ -111,7 +111,8 @@ def test_inspect_prints_the_envelope_tree(
     document = parse(good)
     (isa,) = document.interchanges
     assert out[0] == str(good)
-    assert out[1].startswith(f"  interchange ISA13 {isa.control_number}  ZZ/AMAZON -> ZZ/ACMEVENDOR")
+    parties = "ZZ/AMAZON -> ZZ/ACMEVENDOR"
+    assert out[1].startswith(f"  interchange ISA13 {isa.control_number}  {parties}")
     assert out[2].startswith(f"    group PO GS06 {isa.groups[0].control_number}")
     sets = [line for line in out if line.startswith("      set ")]
     assert [s.split()[1:4] for s in sets] == [
