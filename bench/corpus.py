@@ -13,9 +13,11 @@ digits), CTT with the line count and quantity hash.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import resource
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 FULFILMENT_CENTRES = ("PHX6", "ONT8", "BFI4", "MDW2", "ABE8", "TPA1", "SDF8", "RIC2")
 ORDER_TYPES = ("NE", "CN", "NP", "RO")
@@ -109,6 +111,81 @@ def corpus(seed: int, count: int, *, max_lines: int = 20) -> list[bytes]:
         generate(rng.randrange(1, 2**31), sets=rng.randint(1, 3), max_lines=max_lines)
         for _ in range(count)
     ]
+
+
+# -- a lazy stream, for memory bounds and throughput -------------------------------------
+
+_STREAM_ISA = (
+    "ISA*00*          *00*          *ZZ*AMAZON         *ZZ*VENDOR         *240102*1530*U*00401*"
+    "{isa13:09d}*0*P*>~"
+)
+#: The body of an Amazon-style 850 with a fixed text: 18 segments, 20 with ST and SE.
+STREAM_BODY = [
+    "BEG*00*NE*{po}**20240102", "CUR*BY*USD", "REF*CR*AMZN_VENDORCODE", "FOB*CC", "CSH*N",
+    "DTM*064*20240110", "DTM*063*20240117", "N1*ST**92*RNO1",
+    "PO1*1*12*EA*9.99**UP*012345678905", "CTP**RTL*19.99",
+    "PO1*2*6*CA*25.00**EN*0012345678905", "CTP**RTL*39.99",
+    "PO1*3*1*EA*5.00**UP*012345678912", "PO1*4*2*EA*7.50**UP*012345678929",
+    "PO1*5*3*EA*1.25**UP*012345678936", "PO1*6*4*EA*2.00**UP*012345678943",
+    "PO1*7*8*EA*3.10**UP*012345678950", "CTT*7*36",
+]  # fmt: skip
+
+
+class LazyInterchanges:
+    """A binary stream of valid interchanges of 850s, produced as it is read.
+
+    Nothing but the pending piece is held: ``read(n)`` builds text on demand, so a reader's
+    memory can be measured on inputs far larger than what is ever in memory. ``produced``
+    counts the bytes handed out; ``expected_sets`` and ``segments`` what the stream holds.
+    """
+
+    def __init__(self, interchanges: int, groups: int, sets_per_group: int) -> None:
+        self.expected_sets = interchanges * groups * sets_per_group
+        self.segments = interchanges * (2 + groups * (2 + sets_per_group * (len(STREAM_BODY) + 2)))
+        self.produced = 0
+        self._pieces = self._generate(interchanges, groups, sets_per_group)
+        self._pending = b""
+
+    @staticmethod
+    def _generate(interchanges: int, groups: int, sets: int) -> Iterator[bytes]:
+        for isa13 in range(1, interchanges + 1):
+            yield _STREAM_ISA.format(isa13=isa13).encode()
+            for gs06 in range(1, groups + 1):
+                yield f"GS*PO*AMAZON*VENDOR*20240102*1530*{gs06}*X*004010~\r\n".encode()
+                for st02 in range(1, sets + 1):
+                    body = "~".join(STREAM_BODY).format(po=f"P{isa13:03d}{gs06:03d}{st02:06d}")
+                    count = len(STREAM_BODY) + 2
+                    yield f"ST*850*{st02:04d}~{body}~SE*{count}*{st02:04d}~\r\n".encode()
+                yield f"GE*{sets}*{gs06}~".encode()
+            yield f"IEA*{groups}*{isa13:09d}~\n".encode()
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when ``size`` < 0); ``b""`` at the end."""
+        while size < 0 or len(self._pending) < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._pending += piece
+        if size < 0:
+            size = len(self._pending)
+        out, self._pending = self._pending[:size], self._pending[size:]
+        self.produced += len(out)
+        return out
+
+
+def peak_rss_kib() -> int:
+    """Peak resident set size of this process in KiB.
+
+    Linux's VmHWM belongs to the process image and starts afresh at exec; ru_maxrss is kept
+    across exec (a child started from a big process would report its parent's peak), so it
+    is only the fallback where /proc is absent.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # -- mutants -------------------------------------------------------------------------------

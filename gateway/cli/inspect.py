@@ -104,10 +104,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(f"{args.path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return 2
     tree = document_tree(document)
-    has_issues = bool(document.issues) or any(
-        isa.issues or any(g.issues or any(t.issues for t in g.transactions) for g in isa.groups)
-        for isa in document.interchanges
-    )
+    has_issues = bool(document.all_issues())
     if args.json:
         print(json.dumps({"path": args.path, **tree}, indent=2, ensure_ascii=False))
         return 1 if has_issues else 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.errors import X12WriteError
 from gateway.validation.report import (
     STATUS_CODES,
     Finding,
@@ -35,7 +36,9 @@ from gateway.x12 import (
     build_group,
     build_interchange,
     build_transaction,
+    check_delimiters,
     is_version,
+    uses_repetition,
 )
 
 #: AK404 holds at most 99 characters (element 725).
@@ -53,9 +56,27 @@ def _clean(value: str | None, delimiters: Delimiters) -> str:
     return kept[:_BAD_VALUE_MAX]
 
 
+def _reply_version(isa: InterchangeReport) -> str:
+    """The inbound ISA12 when it is a version, else 00401 (a TA1 still has to be readable)."""
+    return isa.header[11] if is_version(isa.header[11]) else "00401"
+
+
 def _delimiters(isa: InterchangeReport) -> Delimiters:
+    """The inbound delimiters when they can be written back for the reply's version; else
+    the standard ones (``*``, ``>``, ``~``, and ``^`` for repetitions from 00402 on)."""
     element, component, segment, repetition = isa.delimiters
-    return Delimiters(element, component, segment, repetition)
+    version = _reply_version(isa)
+    if not uses_repetition(version):
+        repetition = None
+    elif repetition is None:
+        used = {element, component, segment}
+        repetition = next(c for c in "^|!" if c not in used)
+    inbound = Delimiters(element, component, segment, repetition)
+    try:
+        check_delimiters(inbound, version)
+    except X12WriteError:
+        return Delimiters(repetition="^" if uses_repetition(version) else None)
+    return inbound
 
 
 def _segment_loops(txn: TransactionReport, delimiters: Delimiters) -> list[Segment]:
@@ -130,7 +151,7 @@ def build_997(
         control_number=interchange_control_number,
         groups=[functional_group],
         when=when,
-        version=isa.header[11],
+        version=_reply_version(isa),
         usage=isa.header[14],
         delimiters=delimiters,
     )
@@ -160,7 +181,7 @@ def build_ta1(
         control_number=interchange_control_number,
         groups=[],
         when=when,
-        version=isa.header[11] if is_version(isa.header[11]) else "00401",
+        version=_reply_version(isa),
         usage=isa.header[14] if isa.header[14] in ("P", "T") else "P",
         delimiters=_delimiters(isa),
     )

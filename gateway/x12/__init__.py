@@ -14,7 +14,7 @@ from gateway.x12.envelope import (
     parse,
     read_events,
 )
-from gateway.x12.lexer import DEFAULT_MAX_SEGMENT, Lexer, is_version
+from gateway.x12.lexer import DEFAULT_MAX_SEGMENT, Lexer, is_version, uses_repetition
 from gateway.x12.model import (
     FUNCTIONAL_GROUP_OF_SET,
     Composite,
@@ -34,6 +34,7 @@ from gateway.x12.writer import (
     build_group,
     build_interchange,
     build_transaction,
+    check_delimiters,
     segment_text,
     serialize,
 )
@@ -63,10 +64,12 @@ __all__ = [
     "build_group",
     "build_interchange",
     "build_transaction",
+    "check_delimiters",
     "element_text",
     "is_version",
     "parse",
     "read_events",
     "segment_text",
     "serialize",
+    "uses_repetition",
 ]

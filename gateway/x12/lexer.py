@@ -309,6 +309,10 @@ class Lexer:
                 yield token
                 continue
             segment = self._read_segment(delims)
+            if not segment.tag and not segment.elements and delims.segment in "\r\n":
+                # A blank line where a line break terminates segments is layout between
+                # segments, not an empty segment (CR/LF tolerated, amazon-x12.md section 9).
+                continue
             yield Token(segment, delims)
             if segment.tag == "IEA":
                 delims = None

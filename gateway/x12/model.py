@@ -232,3 +232,15 @@ class X12Document:
 
     interchanges: tuple[Interchange, ...]
     issues: tuple[EnvelopeIssue, ...] = field(default=(), compare=False)
+
+    def all_issues(self) -> list[EnvelopeIssue]:
+        """Every issue of the input in tree order: the input's, then each interchange's,
+        each group's and each set's."""
+        found = list(self.issues)
+        for interchange in self.interchanges:
+            found += interchange.issues
+            for group in interchange.groups:
+                found += group.issues
+                for transaction in group.transactions:
+                    found += transaction.issues
+        return found

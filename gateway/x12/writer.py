@@ -92,8 +92,9 @@ def segment_text(segment: Segment, delims: Delimiters) -> str:
     return delims.element.join([tag, *_trim(parts)]) + delims.segment
 
 
-def _check_delimiters(delims: Delimiters, version: str) -> None:
-    """Refuse delimiters the reader could not take back from the ISA (X12.5 section 3)."""
+def check_delimiters(delims: Delimiters, version: str) -> None:
+    """Raise X12WriteError for delimiters the reader could not take back from an ISA of
+    ``version`` (X12.5 section 3); return None when they are fit to write."""
     named = [("ISA", delims.element), ("ISA16", delims.component), ("ISA", delims.segment)]
     if delims.repetition is not None:
         named.append(("ISA11", delims.repetition))
@@ -119,7 +120,7 @@ def _isa_text(header: Segment, delims: Delimiters) -> str:
     fields = [header.text(i) for i in range(1, 17)]
     fields[10] = delims.repetition if delims.repetition is not None else fields[10]
     fields[15] = delims.component
-    _check_delimiters(delims, fields[11])
+    check_delimiters(delims, fields[11])
     forbidden = frozenset(delims.all())
     for position, (value, width) in enumerate(zip(fields, ISA_WIDTHS, strict=True), 1):
         name = f"ISA{position:02d}"
@@ -226,7 +227,7 @@ def build_interchange(
             f"control number {control_number} is out of 1..999999999", element="ISA13"
         )
     if delimiters is None:
-        delimiters = Delimiters(repetition="^" if version >= "00402" else None)
+        delimiters = Delimiters(repetition="^" if uses_repetition(version) else None)
     for name, value, width in (
         ("ISA06", sender.id, 15), ("ISA08", receiver.id, 15),
         ("ISA05", sender.qualifier, 2), ("ISA07", receiver.qualifier, 2),

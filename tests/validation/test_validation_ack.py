@@ -170,3 +170,24 @@ def test_ta1_accepts_a_sound_interchange() -> None:
     report = validate(generate(42, sets=1, max_lines=2))
     answer = build_ta1(report.interchanges[0], interchange_control_number=2, when=WHEN)
     assert answer.service_segments[0].elements[3:] == ("A", "000")
+
+
+@pytest.mark.parametrize(
+    ("version", "isa11", "reply_version", "reply_repetition", "code"),
+    [
+        ("00501", "U", "00501", "^", "016"),  # a letter cannot separate repetitions
+        ("00040", "U", "00401", None, "017"),  # not a version: answered in 00401
+    ],
+)
+def test_ta1_for_an_unusable_isa_is_still_writable(
+    version: str, isa11: str, reply_version: str, reply_repetition: str | None, code: str
+) -> None:
+    """A TA1 answers an interchange whose ISA11/ISA12 cannot be mirrored, with sound values."""
+    document = generate(43, sets=1, max_lines=2)
+    document = document[:82] + isa11.encode() + b"*" + version.encode() + document[89:]
+    report = validate(document)
+    (answer,) = acknowledge(report.interchanges[0], next_control_number=3, when=WHEN)
+    assert answer.version == reply_version
+    assert answer.delimiters.repetition == reply_repetition
+    assert answer.service_segments[0].elements[3:] == ("R", code)
+    assert parse(serialize(answer)).interchanges == (answer,)
