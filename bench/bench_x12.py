@@ -34,13 +34,10 @@ from gateway.x12 import DocumentIssue, TransactionRead, read_events
 
 SETS_PER_GROUP = 5_000
 GROUPS_PER_INTERCHANGE = 4
-#: One interchange of the lazy stream, in bytes (measured once, used to size the file).
-_INTERCHANGE_BYTES = len(LazyInterchanges(1, GROUPS_PER_INTERCHANGE, SETS_PER_GROUP).read())
-
-
 def generate(path: Path, megabytes: int) -> tuple[int, int]:
     """Write ~``megabytes`` MB of valid interchanges to ``path``; return (sets, segments)."""
-    interchanges = max(1, round(megabytes * 1_000_000 / _INTERCHANGE_BYTES))
+    one = len(LazyInterchanges(1, GROUPS_PER_INTERCHANGE, SETS_PER_GROUP).read())
+    interchanges = max(1, round(megabytes * 1_000_000 / one))
     stream = LazyInterchanges(interchanges, GROUPS_PER_INTERCHANGE, SETS_PER_GROUP)
     with path.open("wb") as out:
         while chunk := stream.read(1 << 20):

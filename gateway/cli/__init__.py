@@ -8,6 +8,7 @@ Every command that prints data has ``--json``. A person never sees a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -54,3 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:
+        # A bug of ours must not reach an operator as a traceback; ACORN_DEBUG=1 shows it.
+        if os.environ.get("ACORN_DEBUG") == "1":
+            raise
+        print(
+            f"acorn: internal error ({type(exc).__name__}: {exc}); set ACORN_DEBUG=1 for"
+            " details and report it with the input",
+            file=sys.stderr,
+        )
+        return EXIT_REJECTED

@@ -148,3 +148,20 @@ def test_golden_fixtures_validate(capsys: pytest.CaptureFixture[str]) -> None:
     paths = sorted(str(p) for p in (FIXTURES / "x12").glob("*.edi"))
     assert paths, "sandbox_fixtures/x12 holds the golden files"
     assert main(["validate", *paths]) == 0, capsys.readouterr().out
+
+
+def test_internal_error_is_one_line_not_a_traceback(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unexpected exception prints one line naming it and exits 1 (ACORN_DEBUG unset)."""
+    import gateway.cli.validate as command
+
+    def broken(_path: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.delenv("ACORN_DEBUG", raising=False)
+    monkeypatch.setattr(command, "validate", broken)
+    assert main(["validate", str(good)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("acorn: internal error (RuntimeError: disk on fire)")
+    assert "Traceback" not in err
