@@ -24,27 +24,10 @@ from gateway.x12 import (
     read_events,
 )
 from tests.conftest import SHARED
+from tests.x12text import isa
 
 SAMPLES = SHARED / "samples" / "x12"
 
-
-def isa(
-    *,
-    control: str = "000000001",
-    sender: str = "AMAZON",
-    version: str = "00401",
-    rep: str = "U",
-    comp: str = ">",
-    fields: dict[int, str] | None = None,
-) -> str:
-    """A fixed-width ISA; ``fields`` overrides ISA01..ISA15 by position (padding is yours)."""
-    values = [
-        "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ", "VENDOR".ljust(15),
-        "240102", "1530", rep, version, control, "0", "P",
-    ]  # fmt: skip
-    for position, value in (fields or {}).items():
-        values[position - 1] = value
-    return "ISA*" + "*".join(values) + "*" + comp + "~"
 
 
 def x12(*segments: str, head: str | None = None) -> bytes:

@@ -31,28 +31,10 @@ from gateway.x12 import (
     serialize,
 )
 from tests.conftest import SHARED
+from tests.x12text import isa
 
 SAMPLES = SHARED / "samples" / "x12"
 
-
-def isa(
-    sep: str = "*",
-    comp: str = ">",
-    term: str = "~",
-    *,
-    rep: str = "U",
-    version: str = "00401",
-    control: str = "000000001",
-    sender: str = "AMAZON",
-) -> str:
-    """A fixed-width ISA (106 characters with its terminator)."""
-    fields = [
-        "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ", "VENDOR".ljust(15),
-        "240102", "1530", rep, version, control, "0", "P",
-    ]  # fmt: skip
-    text = "ISA" + sep + sep.join(fields) + sep + comp + term
-    assert len(text) == 106
-    return text
 
 
 def po_interchange(
