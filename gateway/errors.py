@@ -6,7 +6,9 @@
     ├── X12Error                  X12 codec problems
     │   ├── X12SyntaxError        input cannot be read as X12 (carries the byte offset)
     │   └── X12WriteError         a tree cannot be serialised (carries the element id)
-    └── ValidationSetupError      the map directory is missing or unusable
+    ├── ValidationSetupError      the map directory is missing or unusable
+    ├── ErpDocumentError          an ERP document is refused (carries problems by JSON path)
+    └── MappingError              a set or document cannot be mapped (names the element)
 
 Validation *findings* are never exceptions: they are data in a report (see
 ``gateway.validation``). An exception means processing cannot continue.
@@ -47,3 +49,20 @@ class X12WriteError(X12Error):
 
 class ValidationSetupError(AcornError):
     """The validation engine cannot run (map directory missing, unreadable or inconsistent)."""
+
+
+class ErpDocumentError(AcornError):
+    """An ERP document cannot be used: ``problems`` lists each one with its JSON path.
+
+    The problems are :class:`gateway.erp.common.Problem` records (``path``, ``message``,
+    ``code``); they are data, and the exception only carries them out of the parser.
+    """
+
+    def __init__(self, problems: list) -> None:  # list[Problem]; errors imports nothing
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+class MappingError(AcornError):
+    """A transaction set or an ERP document cannot be mapped (a value with no X12 or ERP
+    form, or business content missing); the message names the element or field."""

@@ -1,0 +1,69 @@
+"""``PoAcknowledgment``: what the ERP exports to answer a PO with an 855 (amazon-x12.md §4).
+
+Every PO line is acknowledged with one or more statuses (accepted, backordered, rejected),
+each with its quantity; the unit cost is stated on every line (Amazon pays the invoice at
+the acknowledged cost).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from gateway.erp.common import Location, ProductId
+from gateway.erp.types import MODEL_CONFIG, Money, Quantity, Text, UnitOfMeasure
+
+#: Line status -> ACK01 (element 668). Amazon retail uses IA, IB and IR.
+LINE_STATUS_CODES: dict[str, str] = {"accepted": "IA", "backordered": "IB", "rejected": "IR"}
+#: Amazon's rejection reasons (SP-API names), carried in ACK28 ``ZZ`` / ACK29 [I].
+REJECTION_REASONS: dict[str, str] = {
+    "temporarily_unavailable": "TemporarilyUnavailable",
+    "invalid_product_identifier": "InvalidProductIdentifier",
+    "obsolete_product": "ObsoleteProduct",
+}
+#: Scheduled date qualifiers (ACK04, element 374): ship or delivery date.
+DATE_QUALIFIERS: dict[str, str] = {"ship": "068", "delivery": "067"}
+
+
+class LineStatus(BaseModel):
+    """One ACK loop: a status for part (or all) of a line's quantity."""
+
+    model_config = MODEL_CONFIG
+    status: Literal["accepted", "backordered", "rejected"]
+    quantity: Quantity
+    unit: UnitOfMeasure
+    scheduled_date: date | None = None
+    scheduled_date_kind: Literal["ship", "delivery"] = "ship"
+    rejection_reason: (
+        Literal["temporarily_unavailable", "invalid_product_identifier", "obsolete_product"]
+        | None
+    ) = None
+
+
+class AcknowledgedLine(BaseModel):
+    """One PO line as acknowledged: the PO's line id and identifiers, echoed, and statuses."""
+
+    model_config = MODEL_CONFIG
+    line_id: Text(20)  # type: ignore[valid-type]
+    ordered_quantity: Quantity
+    unit: UnitOfMeasure
+    unit_cost: Money
+    price_basis: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="PO105")
+    product_ids: list[ProductId] = Field(min_length=1, max_length=10)
+    statuses: list[LineStatus] = Field(min_length=1, max_length=104)
+
+
+class PoAcknowledgment(BaseModel):
+    """A PO acknowledgment (855). BAK02 is derived: ``AD`` when every line is accepted in
+    full, ``AC`` otherwise."""
+
+    model_config = MODEL_CONFIG
+    type: Literal["po_acknowledgment"] = "po_acknowledgment"
+    version: Literal[1] = 1
+    po_number: Text(22)  # type: ignore[valid-type]
+    po_date: date
+    seller_order_number: Text(30) | None = None  # type: ignore[valid-type]
+    ship_to: Location | None = None
+    lines: list[AcknowledgedLine] = Field(min_length=1)
