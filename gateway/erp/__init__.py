@@ -82,6 +82,7 @@ __all__ = [
     "Source",
     "Tax",
     "document_json",
+    "json_path",
     "json_schema",
     "parse_document",
     "problems_of",

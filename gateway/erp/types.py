@@ -43,7 +43,7 @@ def _x12_text(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 1) -> Any:  # noqa: N802 - reads as a type
+def Text(max_length: int, min_length: int = 1) -> Any:
     """A string that fits an X12 AN element of ``min_length``..``max_length`` characters."""
     return Annotated[
         str,
