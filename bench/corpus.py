@@ -17,6 +17,7 @@ import resource
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 FULFILMENT_CENTRES = ("PHX6", "ONT8", "BFI4", "MDW2", "ABE8", "TPA1", "SDF8", "RIC2")
@@ -41,7 +42,8 @@ def _asin(rng: random.Random) -> str:
 def _po_line(rng: random.Random, number: int) -> tuple[str, int]:
     quantity = rng.randint(1, 480)
     unit = rng.choice(("EA", "EA", "EA", "CA"))
-    price = f"{rng.randint(50, 250_000) / 100:.2f}"
+    # X12 R carries no superfluous trailing zeros (X12.6 3.5.3): 12.50 is written 12.5.
+    price = format((Decimal(rng.randint(50, 250_000)) / 100).normalize(), "f")
     qualifier = rng.choice(("UP", "EN", "BP", "VN"))
     product = {
         "UP": lambda: _gtin(rng, 12),

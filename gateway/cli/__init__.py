@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 from gateway import __version__
 from gateway.cli.inspect import add_inspect
+from gateway.cli.render import add_render
+from gateway.cli.schemas import add_schemas
+from gateway.cli.translate import add_translate
 from gateway.cli.validate import add_validate
 from gateway.errors import AcornError
 
@@ -37,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     add_validate(commands)
     add_inspect(commands)
+    add_schemas(commands)
+    add_translate(commands)
+    add_render(commands)
     return parser
 
 

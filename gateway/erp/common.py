@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.erp.types import MODEL_CONFIG, Text
 
@@ -70,6 +70,13 @@ class Address(BaseModel):
     state: Text(2, min_length=2) | None = None  # type: ignore[valid-type]
     postal_code: Text(15, min_length=3) | None = None  # type: ignore[valid-type]
     country: Text(3, min_length=2) | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _id_with_its_qualifier(self) -> Address:
+        # N103 and N104 are paired (X12 N1 syntax note P0304).
+        if (self.id is None) != (self.id_qualifier is None):
+            raise ValueError("id and id_qualifier go together")
+        return self
 
 
 class Source(BaseModel):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from gateway.erp.common import Source
-from gateway.erp.types import MODEL_CONFIG
+from gateway.erp.types import MODEL_CONFIG, Text
+
+#: An X12 code of 1-3 digits (AK304, AK403, AK502, AK905...).
+_CODE = r"^[0-9A-Z]{1,3}$"
 
 #: AK501 / AK901 -> status.
 ACK_STATUSES: dict[str, str] = {
@@ -28,19 +31,21 @@ class ElementError(BaseModel):
     model_config = MODEL_CONFIG
     position: int = Field(ge=1)
     component: int | None = Field(default=None, ge=1)
-    reference: str | None = Field(default=None, max_length=4)
-    code: str = Field(max_length=3)
-    bad_value: str | None = Field(default=None, max_length=99)
+    reference: str | None = Field(default=None, pattern=r"^[0-9]{1,4}$", description="AK402")
+    code: str = Field(pattern=_CODE, description="AK403")
+    # AK404 quotes the partner's data as it was: any characters (the writer still refuses
+    # a delimiter), so that a 997 reporting odd data is never lost on reading.
+    bad_value: str | None = Field(default=None, max_length=99, description="AK404")
 
 
 class SegmentError(BaseModel):
     """AK3 with its AK4s: a segment in error."""
 
     model_config = MODEL_CONFIG
-    segment_id: str = Field(max_length=3)
-    position: int = Field(ge=1)
-    loop_id: str | None = Field(default=None, max_length=6)
-    code: str | None = Field(default=None, max_length=3)
+    segment_id: str = Field(pattern=r"^[A-Z0-9]{2,3}$", description="AK301")
+    position: int = Field(ge=1, le=999_999, description="AK302")
+    loop_id: Text(6) | None = None  # type: ignore[valid-type]
+    code: str | None = Field(default=None, pattern=_CODE, description="AK304")
     elements: list[ElementError] = Field(default_factory=list)
 
 
@@ -48,10 +53,10 @@ class AcknowledgedSet(BaseModel):
     """AK2..AK5: one acknowledged transaction set."""
 
     model_config = MODEL_CONFIG
-    set_id: str = Field(max_length=3)
-    control_number: str = Field(max_length=9)
+    set_id: str = Field(pattern=r"^[0-9]{3}$", description="AK201")
+    control_number: Text(9, min_length=4)  # type: ignore[valid-type]
     status: Status
-    codes: list[str] = Field(default_factory=list, max_length=5)
+    codes: list[Annotated[str, Field(pattern=_CODE)]] = Field(default_factory=list, max_length=5)
     segments: list[SegmentError] = Field(default_factory=list)
 
 
@@ -61,12 +66,13 @@ class FunctionalAck(BaseModel):
     model_config = MODEL_CONFIG
     type: Literal["functional_ack"] = "functional_ack"
     version: Literal[1] = 1
-    functional_id: str = Field(max_length=2, description="AK101, GS01 acknowledged")
-    group_control_number: str = Field(max_length=9, description="AK102, GS06 acknowledged")
+    functional_id: str = Field(pattern=r"^[A-Z]{2}$", description="AK101, GS01 acknowledged")
+    group_control_number: str = Field(pattern=r"^[0-9]{1,9}$",
+                                      description="AK102, GS06 acknowledged")  # fmt: skip
     status: Status
-    sets_included: int = Field(ge=0)
-    sets_received: int = Field(ge=0)
-    sets_accepted: int = Field(ge=0)
-    codes: list[str] = Field(default_factory=list, max_length=5)
+    sets_included: int = Field(ge=0, le=999_999)
+    sets_received: int = Field(ge=0, le=999_999)
+    sets_accepted: int = Field(ge=0, le=999_999)
+    codes: list[Annotated[str, Field(pattern=_CODE)]] = Field(default_factory=list, max_length=5)
     transactions: list[AcknowledgedSet] = Field(default_factory=list)
     source: Source | None = None

@@ -13,7 +13,16 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from gateway.erp.common import Address, Location, ProductId
-from gateway.erp.types import MODEL_CONFIG, Currency, Money, Quantity, Text, UnitOfMeasure
+from gateway.erp.types import (
+    MODEL_CONFIG,
+    Cents,
+    Currency,
+    Money,
+    PriceBasis,
+    Quantity,
+    Text,
+    UnitOfMeasure,
+)
 
 
 class PaymentTerms(BaseModel):
@@ -37,7 +46,7 @@ class InvoiceLine(BaseModel):
     quantity: Quantity
     unit: UnitOfMeasure
     unit_price: Money
-    price_basis: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="IT105")
+    price_basis: PriceBasis | None = None
     product_ids: list[ProductId] = Field(min_length=1, max_length=10)
 
 
@@ -47,7 +56,7 @@ class ChargeOrAllowance(BaseModel):
     model_config = MODEL_CONFIG
     kind: Literal["charge", "allowance"]
     code: str = Field(pattern=r"^[A-Z0-9]{4}$", description="SAC02, e.g. D240 freight")
-    amount: Money
+    amount: Cents
     description: Text(80) | None = None  # type: ignore[valid-type]
 
 
@@ -70,6 +79,7 @@ class Invoice(BaseModel):
     invoice_date: date
     po_number: Text(22)  # type: ignore[valid-type]
     po_date: date
+    ship_date: date | None = Field(default=None, description="DTM*011, shipped")
     vendor_code: Text(30) | None = None  # type: ignore[valid-type]
     currency: Currency = "USD"
     bill_to: Address
@@ -80,4 +90,4 @@ class Invoice(BaseModel):
     lines: list[InvoiceLine] = Field(min_length=1)
     charges: list[ChargeOrAllowance] = Field(default_factory=list, max_length=25)
     taxes: list[Tax] = Field(default_factory=list, max_length=10)
-    total: Money
+    total: Cents

@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.erp.common import Location, ProductId
-from gateway.erp.types import MODEL_CONFIG, Money, Quantity, Text, UnitOfMeasure
+from gateway.erp.types import MODEL_CONFIG, Money, PriceBasis, Quantity, Text, UnitOfMeasure
 
 #: Line status -> ACK01 (element 668). Amazon retail uses IA, IB and IR.
 LINE_STATUS_CODES: dict[str, str] = {"accepted": "IA", "backordered": "IB", "rejected": "IR"}
-#: Amazon's rejection reasons (SP-API names), carried in ACK28 ``ZZ`` / ACK29 [I].
+#: Amazon's rejection reasons (SP-API names), carried in ACK27 ``ZZ`` (mutually defined
+#: agency) and ACK29 [I]; ACK28 stays empty (the 855 map's C2827 rule).
 REJECTION_REASONS: dict[str, str] = {
     "temporarily_unavailable": "TemporarilyUnavailable",
     "invalid_product_identifier": "InvalidProductIdentifier",
@@ -41,6 +42,14 @@ class LineStatus(BaseModel):
         | None
     ) = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> LineStatus:
+        # ACK04/ACK05 are paired: a date kind without a date has no X12 form (the rules
+        # check that a rejection reason sits on a rejection).
+        if self.scheduled_date is None and self.scheduled_date_kind != "ship":
+            raise ValueError("scheduled_date_kind needs a scheduled_date")
+        return self
+
 
 class AcknowledgedLine(BaseModel):
     """One PO line as acknowledged: the PO's line id and identifiers, echoed, and statuses."""
@@ -50,7 +59,7 @@ class AcknowledgedLine(BaseModel):
     ordered_quantity: Quantity
     unit: UnitOfMeasure
     unit_cost: Money
-    price_basis: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="PO105")
+    price_basis: PriceBasis | None = None
     product_ids: list[ProductId] = Field(min_length=1, max_length=10)
     statuses: list[LineStatus] = Field(min_length=1, max_length=104)
 

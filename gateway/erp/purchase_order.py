@@ -8,7 +8,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from gateway.erp.common import Location, ProductId, Source
-from gateway.erp.types import MODEL_CONFIG, Currency, Money, Quantity, Text, UnitOfMeasure
+from gateway.erp.types import (
+    MODEL_CONFIG,
+    Currency,
+    Money,
+    PriceBasis,
+    Quantity,
+    Text,
+    UnitOfMeasure,
+)
 
 #: BEG02 purchase order type code -> order type. Amazon uses only these four.
 ORDER_TYPES: dict[str, str] = {"NE": "new", "CN": "consigned", "NP": "new_product", "RO": "rush"}
@@ -49,8 +57,8 @@ class PurchaseOrderLine(BaseModel):
     line_id: Text(20)  # type: ignore[valid-type]
     quantity: Quantity
     unit: UnitOfMeasure
-    unit_price: Money | None = None
-    price_basis: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="PO105")
+    unit_price: Money
+    price_basis: PriceBasis | None = None
     product_ids: list[ProductId] = Field(min_length=1, max_length=10)
     description: Text(80) | None = None  # type: ignore[valid-type]
     list_price: Money | None = None
@@ -65,10 +73,12 @@ class PurchaseOrder(BaseModel):
     po_number: Text(22)  # type: ignore[valid-type]
     order_type: Literal["new", "consigned", "new_product", "rush"]
     po_date: date
+    # Amazon always sends REF*CR; optional here so that an order without it still reaches
+    # the ERP (the rules flag it) rather than being lost in mapping.
     vendor_code: Text(30) | None = None  # type: ignore[valid-type]
     promotion_number: Text(30) | None = None  # type: ignore[valid-type]
-    ship_window: ShipWindow | None = None
-    back_order_allowed: bool | None = None
+    ship_window: ShipWindow
+    back_order_allowed: bool
     ship_to: Location
     freight: FreightTerms | None = None
     currency: Currency | None = None

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.erp.common import Address, Location, ProductId
-from gateway.erp.types import MODEL_CONFIG, Count, Quantity, Scac, Sscc, Text, UnitOfMeasure
+from gateway.erp.types import MODEL_CONFIG, Quantity, Scac, Sscc, Text, UnitOfMeasure
 
 #: Transportation method (TD504, element 91).
 TRANSPORT_MODES: dict[str, str] = {
@@ -73,6 +73,12 @@ class ShippedOrder(BaseModel):
     pallets: list[Pallet] = Field(default_factory=list)
     cartons: list[Carton] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _ships_something(self) -> ShippedOrder:
+        if not self.pallets and not self.cartons:
+            raise ValueError("an order ships at least one carton (on a pallet or loose)")
+        return self
+
 
 class ShipNotice(BaseModel):
     """A ship notice (ASN, 856)."""
@@ -91,8 +97,18 @@ class ShipNotice(BaseModel):
     amazon_reference_number: Text(30) | None = None  # type: ignore[valid-type]
     ship_from: Address
     ship_to: Location
-    carton_count: Count
-    pallet_count: Count = 0
+    carton_count: int = Field(ge=0, le=9_999_999, description="TD102 (N0, 1-7 digits)")
+    pallet_count: int = Field(default=0, ge=0, le=9_999_999, description="TD102 of PLT94")
     gross_weight: Quantity | None = None
     weight_unit: Literal["LB", "KG"] = "LB"
     orders: list[ShippedOrder] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShipNotice:
+        # BSN03/BSN04 carry a local date and time: an offset would be lost.
+        if self.issued_at.tzinfo is not None:
+            raise ValueError("issued_at is the local date and time, without a time zone")
+        # TD108 goes with TD107: a unit without a weight has no X12 form.
+        if self.gross_weight is None and self.weight_unit != "LB":
+            raise ValueError("weight_unit needs gross_weight")
+        return self

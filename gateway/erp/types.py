@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
@@ -104,6 +104,9 @@ def _places(places: int) -> Any:
 #: A money amount: up to 4 decimal places (unit prices), not negative.
 Money = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, max_digits=15), _places(4),
                   _DECIMAL_SCHEMA]  # fmt: skip
+#: A money amount in whole cents (X12 N2 elements such as TDS01 and SAC05), not negative.
+Cents = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, max_digits=15), _places(2),
+                  _DECIMAL_SCHEMA]  # fmt: skip
 #: A signed money amount (a charge is positive, an allowance is carried as a kind).
 Amount = Annotated[Decimal, BeforeValidator(_decimal), Field(max_digits=15), _places(2),
                    _DECIMAL_SCHEMA]  # fmt: skip
@@ -113,8 +116,19 @@ Quantity = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, max_digits=
 #: A count of cartons, pallets, lines: a whole number.
 Count = Annotated[int, Field(ge=0, le=999_999_999)]
 
-#: An X12 unit of measure code (element 355), e.g. ``EA`` each, ``CA`` case.
-UnitOfMeasure = Annotated[str, Field(pattern=r"^[A-Z0-9]{2}$")]
+#: An X12 unit of measure code (element 355) the maps accept: ``EA`` each, ``CA`` case,
+#: ``CT`` carton, ``PK`` package, ``BX`` box, ``DZ`` dozen, ``PL`` pallet, ``UN`` unit,
+#: ``KT`` kit, ``PR`` pair, ``ST`` set, ``LB`` pound, ``KG`` kilogram, ``GR`` gram.
+UnitOfMeasure = Literal[
+    "EA", "CA", "CT", "PK", "BX", "DZ", "PL", "UN", "KT", "PR", "ST", "LB", "KG", "GR"
+]
+#: Unit price basis (PO105 / IT105, element 639) the maps accept: ``PE`` per each, ``NT``
+#: net, ``RE`` retail, ``CA`` per case, ``CT`` per carton, ``TE`` per ton, ``UM`` per unit
+#: of measure, ``QT`` quoted, ``DI`` distributor, ``NC`` no charge, ``HP`` per hundred,
+#: ``PP`` per pound, ``WE`` wholesale each.
+PriceBasis = Literal[
+    "PE", "RE", "NT", "CA", "CT", "TE", "UM", "QT", "DI", "NC", "HP", "PP", "WE"
+]
 #: A currency code (ISO 4217), e.g. ``USD``.
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 #: A Standard Carrier Alpha Code: 2 to 4 upper-case letters.

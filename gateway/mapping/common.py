@@ -8,15 +8,21 @@ implied decimal places (``$1,234.50`` -> ``123450``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
-from gateway.erp.common import PRODUCT_ID_KINDS, PRODUCT_ID_QUALIFIERS, ProductId
+from pydantic import ValidationError
+
+from gateway.erp.common import PRODUCT_ID_KINDS, PRODUCT_ID_QUALIFIERS, Address, ProductId
+from gateway.erp.document import problems_of
 from gateway.errors import MappingError
 from gateway.x12 import Element, Segment, Transaction
 
 Value = str | Decimal | int | date | None
+M = TypeVar("M")
 
 
 def x12_date(value: date) -> str:
@@ -48,6 +54,9 @@ def x12_cents(value: Decimal) -> str:
 
 def parse_date(text: str, where: str) -> date:
     """DT ``CCYYMMDD`` (or ``YYMMDD``) -> date; ``where`` names the element for the error."""
+    # strptime accepts fewer digits than the format has ("2025031"): insist on 6 or 8.
+    if not re.fullmatch(r"[0-9]{6}|[0-9]{8}", text):
+        raise MappingError(f"{where} {text!r} is not a date")
     try:
         if len(text) == 6:
             return datetime.strptime(text, "%y%m%d").date()
@@ -57,7 +66,9 @@ def parse_date(text: str, where: str) -> date:
 
 
 def parse_time(text: str, where: str) -> time:
-    """TM ``HHMM[SS]`` -> time."""
+    """TM ``HHMM``, ``HHMMSS`` or ``HHMMSSdd`` -> time (hundredths dropped)."""
+    if not re.fullmatch(r"[0-9]{4}|[0-9]{6}|[0-9]{7,8}", text):
+        raise MappingError(f"{where} {text!r} is not a time")
     try:
         return datetime.strptime(text[:6], "%H%M%S" if len(text) >= 6 else "%H%M").time()
     except ValueError:
@@ -75,6 +86,16 @@ def parse_decimal(text: str, where: str) -> Decimal:
     return number
 
 
+def parse_money(text: str, where: str) -> Decimal:
+    """R money -> Decimal with at least two decimal places (``12.5`` -> ``12.50``,
+    ``0.4575`` kept): the form the ERP documents write amounts in."""
+    number = parse_decimal(text, where)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        return number.quantize(Decimal("0.01"))
+    return number
+
+
 def parse_cents(text: str, where: str) -> Decimal:
     """N2 -> Decimal: ``123450`` -> ``1234.50``."""
     return (parse_decimal(text, where) / 100).quantize(Decimal("0.01"))
@@ -89,7 +110,10 @@ def product_id_elements(ids: Sequence[ProductId]) -> list[str]:
 
 
 def product_ids_from(elements: Sequence[str], where: str) -> list[ProductId]:
-    """Qualifier/value pairs -> identifiers, in the order sent; empty pairs are skipped."""
+    """Qualifier/value pairs -> identifiers, in the order sent; empty pairs are skipped.
+
+    ``where`` names the segment in errors; :func:`product_ids_of` names each element.
+    """
     ids: list[ProductId] = []
     for index in range(0, len(elements) - 1, 2):
         qualifier, value = elements[index], elements[index + 1]
@@ -98,8 +122,100 @@ def product_ids_from(elements: Sequence[str], where: str) -> list[ProductId]:
         kind = PRODUCT_ID_KINDS.get(qualifier)
         if kind is None:
             raise MappingError(f"{where}: product id qualifier {qualifier!r} is not supported")
-        ids.append(ProductId(kind=kind, value=value))  # type: ignore[arg-type]
+        ids.append(build(ProductId, {"value": where}, kind=kind, value=value))
     return ids
+
+
+def product_ids_of(
+    seg: Segment, first_position: int, last_position: int, where: str = ""
+) -> list[ProductId]:
+    """The product identifier pairs of ``seg`` in elements ``first_position``..
+    ``last_position`` (PO106..PO125, LIN02..LIN31...), in the order sent.
+
+    Each qualifier goes with its value (X12 paired syntax notes such as P0607); errors name
+    the element: ``PO106 'ZZ' is not a supported product id qualifier``, after ``where``.
+    """
+    prefix = f"{where} " if where else ""
+    ids: list[ProductId] = []
+    for at in range(first_position, last_position, 2):
+        qualifier_element = f"{seg.tag}{at:02d}"
+        value_element = f"{seg.tag}{at + 1:02d}"
+        qualifier, value = seg.text(at), seg.text(at + 1)
+        if not qualifier and not value:
+            continue
+        if not qualifier or not value:
+            missing = qualifier_element if not qualifier else value_element
+            raise MappingError(
+                f"{prefix}{missing} is empty; {qualifier_element} and {value_element} go together"
+            )
+        kind = PRODUCT_ID_KINDS.get(qualifier)
+        if kind is None:
+            raise MappingError(
+                f"{prefix}{qualifier_element} {qualifier!r} is not a supported product id qualifier"
+            )
+        ids.append(build(ProductId, {"value": value_element}, where, kind=kind, value=value))
+    return ids
+
+
+def build(model: type[M], elements: Mapping[str, str], where: str = "", **fields: Any) -> M:
+    """``model(**fields)``; a value the model refuses becomes a MappingError naming the
+    X12 element it came from (``elements`` maps field names to element ids) and the
+    value: ``PO103 'QQ' cannot be carried: ...``. ``where`` prefixes the message."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        element = elements.get(field, field or getattr(model, "__name__", "document"))
+        value = fields.get(field)
+        shown = repr(str(value)) if isinstance(value, Decimal) else repr(value)
+        prefix = f"{where} " if where else ""
+        message = error["msg"].removeprefix("Value error, ")
+        raise MappingError(f"{prefix}{element} {shown} cannot be carried: {message}") from exc
+
+
+def from_data(model: type[M], data: Mapping[str, Any], where: str) -> M:
+    """A whole document from the data read out of a set; what the model refuses becomes
+    one MappingError listing each problem by JSON path, after ``where``."""
+    try:
+        return model.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+    except ValidationError as exc:
+        found = "; ".join(str(p) for p in problems_of(exc))
+        raise MappingError(
+            f"{where}: content does not fit a{'n' if model.__name__[0] in 'AEIOU' else ''}"
+            f" {model.__name__}: {found}"
+        ) from exc
+
+
+#: Address fields and the N1/N3/N4 elements they travel in.
+ADDRESS_ELEMENTS = {
+    "name": "N102", "id_qualifier": "N103", "id": "N104", "street": "N301",
+    "city": "N401", "state": "N402", "postal_code": "N403", "country": "N404",
+}  # fmt: skip
+
+
+def address_segments(entity: str, party: Address) -> list[Segment]:
+    """N1 of ``entity`` (N101, e.g. ``SF``), then N3 when there is a street and N4 when
+    there is any part of a place."""
+    out = [segment("N1", entity, party.name, party.id_qualifier, party.id)]
+    if party.street:
+        out.append(segment("N3", *party.street))
+    if any(v is not None for v in (party.city, party.state, party.postal_code, party.country)):
+        out.append(segment("N4", party.city, party.state, party.postal_code, party.country))
+    return out
+
+
+def address_of(n1: Segment, loop: Sequence[Segment]) -> Address:
+    """The Address of an N1 loop (N1 and the N3/N4 that follow it)."""
+    n3 = first(loop, "N3")
+    n4 = first(loop, "N4") or Segment("N4")
+    return build(
+        Address, ADDRESS_ELEMENTS, f"N1*{n1.text(1)}",
+        name=n1.text(2) or None, id_qualifier=optional(n1, 3), id=optional(n1, 4),
+        street=[t for t in texts(n3, 1, 2) if t] if n3 is not None else [],
+        city=optional(n4, 1), state=optional(n4, 2), postal_code=optional(n4, 3),
+        country=optional(n4, 4),
+    )  # fmt: skip
 
 
 def segment(tag: str, *values: Value | Element) -> Segment:

@@ -97,8 +97,9 @@ def _segment_loops(txn: TransactionReport, delimiters: Delimiters) -> list[Segme
             out.append(Segment("AK3", (seg_id[:3], str(position), loop[:6], code)))
             if code != "8":
                 continue
-            for finding in elements[:99]:
-                where: str | Composite = str(finding.element or 0)
+            # AK401 is mandatory: an element finding always has its position.
+            for finding in [f for f in elements if f.element is not None][:99]:
+                where: str | Composite = str(finding.element)
                 if finding.component:
                     where = Composite((str(finding.element), str(finding.component)))
                 out.append(
