@@ -8,7 +8,13 @@
     │   └── X12WriteError         a tree cannot be serialised (carries the element id)
     ├── ValidationSetupError      the map directory is missing or unusable
     ├── ErpDocumentError          an ERP document is refused (carries problems by JSON path)
-    └── MappingError              a set or document cannot be mapped (names the element)
+    ├── MappingError              a set or document cannot be mapped (names the element)
+    ├── ConfigError               the configuration cannot be used (names the setting)
+    ├── StoreError                the store cannot do what was asked
+    └── TransportError            a transfer or file operation failed (names the place)
+        ├── UnsafeNameError       a file name is refused: traversal, separators, controls (T6)
+        ├── UnsafePathError       a path leaves its root, or is a symlink or not a regular file
+        └── FileConflictError     a different file already holds the name; never overwritten
 
 Validation *findings* are never exceptions: they are data in a report (see
 ``gateway.validation``). An exception means processing cannot continue.
@@ -66,3 +72,46 @@ class ErpDocumentError(AcornError):
 class MappingError(AcornError):
     """A transaction set or an ERP document cannot be mapped (a value with no X12 or ERP
     form, or business content missing); the message names the element or field."""
+
+
+class ConfigError(AcornError):
+    """The configuration cannot be used; the message names the file and the setting."""
+
+
+class StoreError(AcornError):
+    """The store cannot do what was asked (database unreachable, schema too old...)."""
+
+
+class TransportError(AcornError):
+    """A transfer or a file operation cannot be completed; the message names the transport or
+    the path and the operation (and chains the ``OSError`` when there is one)."""
+
+
+class UnsafeNameError(TransportError):
+    """A file name is refused (reliability.md T6): ``value`` is the name as given (its repr is
+    in the message, so control characters are visible), ``reason`` says why."""
+
+    def __init__(self, value: object, reason: str) -> None:
+        super().__init__(f"unsafe file name {value!r}: {reason}")
+        self.value = value
+        self.reason = reason
+
+
+class UnsafePathError(TransportError):
+    """A path would leave its root, or is a symlink, or is not a regular file (or directory)
+    where one is required (reliability.md T6); ``path`` names it."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"unsafe path {str(path)!r}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class FileConflictError(TransportError):
+    """A different file already holds the target name, and it is never overwritten (G1, G2);
+    ``path`` names the existing file."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{str(path)!r}: {reason}")
+        self.path = path
+        self.reason = reason

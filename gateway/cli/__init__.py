@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from gateway import __version__
+from gateway.cli.chain import add_chain
 from gateway.cli.inspect import add_inspect
+from gateway.cli.process import add_process
 from gateway.cli.render import add_render
 from gateway.cli.schemas import add_schemas
 from gateway.cli.translate import add_translate
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_schemas(commands)
     add_translate(commands)
     add_render(commands)
+    add_process(commands)
+    add_chain(commands)
     return parser
 
 

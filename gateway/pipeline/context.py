@@ -1,0 +1,67 @@
+"""What every pipeline step works with: configuration, store, transports, clock, identity."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.config import Config, Partner
+from gateway.store import ExchangeRecord, Store, utcnow
+from gateway.transports import FolderTransport, Transport, ensure_dir
+
+
+def _owner() -> str:
+    """A lease owner name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Pipeline:
+    """The gateway at work: one per process. ``now`` is the clock (tests move it)."""
+
+    config: Config
+    store: Store
+    owner: str = field(default_factory=_owner)
+    now: Callable[[], datetime] = utcnow
+    _transports: dict[str, Transport] = field(default_factory=dict)
+
+    def transport(self, partner: Partner) -> Transport:
+        """The transport that carries files to and from ``partner``."""
+        if partner.name not in self._transports:
+            assert partner.folder is not None  # load_config guarantees it for "folder"
+            ensure_dir(partner.folder.outgoing)
+            ensure_dir(partner.folder.incoming)
+            self._transports[partner.name] = FolderTransport(
+                name="folder",
+                outgoing_dir=partner.folder.outgoing,
+                incoming_dir=partner.folder.incoming,
+                settle_seconds=self.config.gateway.settle_seconds,
+            )
+        return self._transports[partner.name]
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed row stays ours before another process may take it over."""
+        return self.config.gateway.lease_seconds
+
+    def claimed(
+        self, *, states: Sequence[str], kinds: Sequence[str] | None = None, batch: int = 20
+    ) -> Iterator[ExchangeRecord]:
+        """Exchanges in ``states`` leased to this process, batch by batch, each at most once
+        per call (one that stays in its state, e.g. after a failed send, waits for the next
+        pass instead of being retried at once)."""
+        seen: list[int] = []
+        while True:
+            with self.store.transaction() as tx:
+                batch_rows = tx.claim(self.owner, states=states, kinds=kinds,
+                                      lease_seconds=self.lease_seconds, limit=batch,
+                                      exclude=seen)  # fmt: skip
+            if not batch_rows:
+                return
+            for exchange in batch_rows:
+                seen.append(exchange.id)
+                yield exchange

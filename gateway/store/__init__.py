@@ -1,0 +1,15 @@
+"""The store: every exchange in SQL (SQLite by default, PostgreSQL by URL).
+
+The only importer of SQLAlchemy and Alembic (design.md).
+"""
+
+from gateway.store.store import (
+    DocumentRecord,
+    ExchangeRecord,
+    GroupRecord,
+    Repository,
+    Store,
+    utcnow,
+)
+
+__all__ = ["DocumentRecord", "ExchangeRecord", "GroupRecord", "Repository", "Store", "utcnow"]

@@ -1,0 +1,509 @@
+"""The store: the database behind every promise, and the only importer of SQLAlchemy.
+
+``Store(url)`` opens SQLite (the embedded default: WAL, ``synchronous=FULL``, a busy
+timeout) or PostgreSQL; ``upgrade()`` applies the Alembic migrations; ``transaction()``
+yields a :class:`Repository` whose every change commits together or not at all. The
+pipeline never sees SQLAlchemy: it gets plain records back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.errors import StoreError
+from gateway.store.tables import (
+    Counter,
+    DocumentRow,
+    Event,
+    Exchange,
+    GroupRow,
+    InterchangeRow,
+    Reservation,
+    TransactionRow,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, as the naive timestamp every column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    """An exchange as the pipeline sees it (the payload is fetched on demand)."""
+
+    id: int
+    channel: str
+    direction: str
+    kind: str
+    partner: str
+    transport: str
+    reference: str | None
+    file_name: str
+    sha256: str
+    size: int
+    state: str
+    reason: str | None
+    business_key: str | None
+    attempts: int
+    parent_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """An ERP document row."""
+
+    id: int
+    type: str
+    partner: str
+    business_key: str
+    po_number: str | None
+    body: str
+    exchange_id: int
+    state: str
+    delivery_name: str | None
+    po_state: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """An outbound functional group awaiting (or having) its 997."""
+
+    id: int
+    interchange_id: int
+    exchange_id: int
+    partner: str
+    functional_id: str
+    control_number: str
+    ack_status: str | None
+
+
+def _exchange(row: Exchange) -> ExchangeRecord:
+    return ExchangeRecord(
+        row.id, row.channel, row.direction, row.kind, row.partner, row.transport,
+        row.reference, row.file_name, row.sha256, row.size, row.state, row.reason,
+        row.business_key, row.attempts, row.parent_id, row.created_at,
+    )  # fmt: skip
+
+
+def _document(row: DocumentRow) -> DocumentRecord:
+    return DocumentRecord(
+        row.id, row.type, row.partner, row.business_key, row.po_number, row.body,
+        row.exchange_id, row.state, row.delivery_name, row.po_state, row.created_at,
+    )  # fmt: skip
+
+
+class Repository:
+    """Every query of the gateway, within one database transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # -- exchanges -------------------------------------------------------------------------
+
+    def add_exchange(
+        self,
+        *,
+        channel: str,
+        direction: str,
+        kind: str,
+        partner: str,
+        transport: str,
+        file_name: str,
+        payload: bytes,
+        sha256: str,
+        state: str,
+        reference: str | None = None,
+        business_key: str | None = None,
+        parent_id: int | None = None,
+    ) -> int | None:
+        """Record an exchange with its bytes; None when the same file (channel, direction,
+        partner, name, sha256) is already recorded — the UNIQUE constraint decides."""
+        now = utcnow()
+        row = Exchange(
+            channel=channel, direction=direction, kind=kind, partner=partner,
+            transport=transport, reference=reference, file_name=file_name, sha256=sha256,
+            size=len(payload), payload=payload, state=state, business_key=business_key,
+            parent_id=parent_id, attempts=0, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if not self._insert(row):
+            return None
+        return row.id
+
+    def _insert(self, row: Any) -> bool:
+        """Insert in a savepoint: False (and nothing changed) on a UNIQUE conflict."""
+        try:
+            with self._s.begin_nested():
+                self._s.add(row)
+                self._s.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def exchange(self, exchange_id: int) -> ExchangeRecord:
+        """One exchange by id."""
+        return _exchange(self._s.get_one(Exchange, exchange_id))
+
+    def find_exchange(
+        self, *, channel: str, direction: str, partner: str, file_name: str, sha256: str
+    ) -> ExchangeRecord | None:
+        """The exchange recorded for a file, if any."""
+        row = self._s.scalars(
+            select(Exchange).where(
+                Exchange.channel == channel, Exchange.direction == direction,
+                Exchange.partner == partner, Exchange.file_name == file_name,
+                Exchange.sha256 == sha256,
+            )
+        ).first()  # fmt: skip
+        return _exchange(row) if row else None
+
+    def payload(self, exchange_id: int) -> bytes:
+        """The raw bytes of an exchange, exactly as received or sent."""
+        return self._s.scalars(select(Exchange.payload).where(Exchange.id == exchange_id)).one()
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        states: Sequence[str],
+        kinds: Sequence[str] | None = None,
+        lease_seconds: float,
+        limit: int = 100,
+        exclude: Sequence[int] = (),
+    ) -> list[ExchangeRecord]:
+        """Lease up to ``limit`` exchanges in ``states`` that nobody holds (or whose lease
+        expired): a conditional UPDATE per row, so two processes never hold the same row."""
+        now = utcnow()
+        query = select(Exchange.id).where(Exchange.state.in_(states)).where(
+            (Exchange.lease_owner.is_(None)) | (Exchange.lease_expires_at < now)
+            | (Exchange.lease_owner == owner)
+        ).order_by(Exchange.id).limit(limit)  # fmt: skip
+        if kinds:
+            query = query.where(Exchange.kind.in_(kinds))
+        if exclude:
+            query = query.where(Exchange.id.not_in(list(exclude)))
+        claimed = []
+        for exchange_id in self._s.scalars(query).all():
+            result = self._s.execute(
+                update(Exchange)
+                .where(Exchange.id == exchange_id, Exchange.state.in_(states))
+                .where((Exchange.lease_owner.is_(None)) | (Exchange.lease_expires_at < now)
+                       | (Exchange.lease_owner == owner))
+                .values(lease_owner=owner,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        attempts=Exchange.attempts + 1, updated_at=now)
+            )  # fmt: skip
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(self.exchange(exchange_id))
+        return claimed
+
+    def set_state(
+        self, exchange_id: int, state: str, *, reason: str | None = None, release: bool = True
+    ) -> None:
+        """Move an exchange to ``state`` (with a reason), releasing its lease by default."""
+        values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
+        if reason is not None:
+            values["reason"] = reason
+        if release:
+            values.update(lease_owner=None, lease_expires_at=None)
+        self._s.execute(update(Exchange).where(Exchange.id == exchange_id).values(**values))
+
+    def release(self, exchange_id: int) -> None:
+        """Give up the lease without changing the state."""
+        self._s.execute(
+            update(Exchange).where(Exchange.id == exchange_id)
+            .values(lease_owner=None, lease_expires_at=None)
+        )  # fmt: skip
+
+    def count_states(self) -> dict[str, int]:
+        """How many exchanges are in each state."""
+        rows = self._s.execute(select(Exchange.state, func.count()).group_by(Exchange.state))
+        return {state: count for state, count in rows}
+
+    def exchanges(self, *, states: Sequence[str] | None = None) -> list[ExchangeRecord]:
+        """Exchanges (in ``states``), oldest first."""
+        query = select(Exchange).order_by(Exchange.id)
+        if states:
+            query = query.where(Exchange.state.in_(states))
+        return [_exchange(row) for row in self._s.scalars(query)]
+
+    def event(self, exchange_id: int, kind: str, **detail: Any) -> None:
+        """Add a fact to an exchange's timeline."""
+        self._s.add(Event(exchange_id=exchange_id, at=utcnow(), kind=kind,
+                          detail=json.dumps(detail, default=str) if detail else None))  # fmt: skip
+
+    def events(self, exchange_id: int) -> list[tuple[datetime, str, dict[str, Any]]]:
+        """The timeline of an exchange."""
+        rows = self._s.scalars(
+            select(Event).where(Event.exchange_id == exchange_id).order_by(Event.id)
+        )
+        return [(e.at, e.kind, json.loads(e.detail) if e.detail else {}) for e in rows]
+
+    # -- envelopes -------------------------------------------------------------------------
+
+    def add_interchange(
+        self, *, exchange_id: int, direction: str, sender: str, receiver: str,
+        control_number: str, version: str, usage: str, status: str,
+    ) -> int | None:  # fmt: skip
+        """Record an interchange; None when this sender already used this ISA13 with this
+        receiver in this direction (a repeated interchange)."""
+        row = InterchangeRow(
+            exchange_id=exchange_id, direction=direction, sender=sender, receiver=receiver,
+            control_number=control_number, version=version, usage=usage, status=status,
+        )  # fmt: skip
+        return row.id if self._insert(row) else None
+
+    def interchange_exchange(
+        self, *, direction: str, sender: str, receiver: str, control_number: str
+    ) -> int | None:
+        """The exchange that first carried an interchange, if any."""
+        return self._s.scalars(
+            select(InterchangeRow.exchange_id).where(
+                InterchangeRow.direction == direction, InterchangeRow.sender == sender,
+                InterchangeRow.receiver == receiver,
+                InterchangeRow.control_number == control_number,
+            )
+        ).first()  # fmt: skip
+
+    def add_group(
+        self, *, interchange_id: int, functional_id: str, control_number: str, version: str,
+        status: str, ack_status: str | None = None, ack_due_at: datetime | None = None,
+    ) -> int:  # fmt: skip
+        """Record a functional group."""
+        row = GroupRow(
+            interchange_id=interchange_id, functional_id=functional_id,
+            control_number=control_number, version=version, status=status,
+            ack_status=ack_status, ack_due_at=ack_due_at,
+        )  # fmt: skip
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def add_transaction(
+        self, *, group_id: int, set_id: str, control_number: str, status: str,
+        business_key: str | None = None, findings: list[dict[str, Any]] | None = None,
+    ) -> int:  # fmt: skip
+        """Record a transaction set with its validation status and findings."""
+        row = TransactionRow(
+            group_id=group_id, set_id=set_id, control_number=control_number, status=status,
+            business_key=business_key,
+            findings=json.dumps(findings, default=str) if findings else None,
+        )  # fmt: skip
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def next_control_number(self, partner: str, name: str) -> int:
+        """The next value of a partner's counter (``isa13``, ``gs06``), allocated in this
+        transaction: a rollback gives it back, a commit uses it for ever."""
+        counter = self._s.get(Counter, (partner, name), with_for_update=True)
+        if counter is None:
+            if self._insert(Counter(partner=partner, name=name, value=1)):
+                return 1
+            counter = self._s.get_one(Counter, (partner, name), with_for_update=True)
+        value = counter.value + 1
+        if value > 999_999_999:
+            raise StoreError(f"control number counter {name} of {partner} is exhausted")
+        counter.value = value
+        self._s.flush()
+        return value
+
+    def outbound_group(
+        self, *, partner: str, functional_id: str, control_number: str
+    ) -> GroupRecord | None:
+        """Our outbound group to ``partner`` with GS01/GS06, for matching a 997 (AK1)."""
+        row = self._s.execute(
+            select(GroupRow, InterchangeRow.exchange_id)
+            .join(InterchangeRow, GroupRow.interchange_id == InterchangeRow.id)
+            .join(Exchange, InterchangeRow.exchange_id == Exchange.id)
+            .where(InterchangeRow.direction == "out", Exchange.partner == partner,
+                   GroupRow.functional_id == functional_id,
+                   GroupRow.control_number == control_number)
+        ).first()  # fmt: skip
+        if row is None:
+            return None
+        group, exchange_id = row
+        return GroupRecord(group.id, group.interchange_id, exchange_id, partner,
+                           group.functional_id, group.control_number, group.ack_status)  # fmt: skip
+
+    def set_group_ack(self, group_id: int, status: str, ack_exchange_id: int | None) -> None:
+        """Record the 997 outcome of an outbound group."""
+        self._s.execute(
+            update(GroupRow).where(GroupRow.id == group_id)
+            .values(ack_status=status, ack_exchange_id=ack_exchange_id, acked_at=utcnow())
+        )  # fmt: skip
+
+    def set_transaction_ack(self, group_id: int, control_number: str, status: str) -> None:
+        """Record the 997 outcome (AK5) of one set of an outbound group."""
+        self._s.execute(
+            update(TransactionRow)
+            .where(TransactionRow.group_id == group_id,
+                   TransactionRow.control_number == control_number)
+            .values(ack_status=status)
+        )  # fmt: skip
+
+    def mark_overdue_groups(self, now: datetime) -> list[GroupRecord]:
+        """Outbound groups still waiting for a 997 past their due time become ``overdue``."""
+        rows = self._s.execute(
+            select(GroupRow, InterchangeRow.exchange_id, Exchange.partner)
+            .join(InterchangeRow, GroupRow.interchange_id == InterchangeRow.id)
+            .join(Exchange, InterchangeRow.exchange_id == Exchange.id)
+            .where(GroupRow.ack_status == "pending", GroupRow.ack_due_at < now)
+        ).all()  # fmt: skip
+        found = []
+        for group, exchange_id, partner in rows:
+            group.ack_status = "overdue"
+            found.append(
+                GroupRecord(group.id, group.interchange_id, exchange_id, partner,
+                            group.functional_id, group.control_number, "overdue")
+            )  # fmt: skip
+        self._s.flush()
+        return found
+
+    # -- documents -------------------------------------------------------------------------
+
+    def add_document(
+        self, *, type: str, partner: str, business_key: str, po_number: str | None,
+        body: str, exchange_id: int, state: str, transaction_id: int | None = None,
+        delivery_name: str | None = None, po_state: str | None = None,
+    ) -> int | None:  # fmt: skip
+        """Record an ERP document; None when its transaction set already has one."""
+        row = DocumentRow(
+            type=type, partner=partner, business_key=business_key, po_number=po_number,
+            body=body, exchange_id=exchange_id, state=state, transaction_id=transaction_id,
+            delivery_name=delivery_name, po_state=po_state, created_at=utcnow(),
+        )  # fmt: skip
+        return row.id if self._insert(row) else None
+
+    def documents(
+        self, *, states: Sequence[str] | None = None, type: str | None = None,
+        partner: str | None = None, po_number: str | None = None,
+    ) -> list[DocumentRecord]:  # fmt: skip
+        """Documents matching the filters, oldest first."""
+        query = select(DocumentRow).order_by(DocumentRow.id)
+        if states:
+            query = query.where(DocumentRow.state.in_(states))
+        if type:
+            query = query.where(DocumentRow.type == type)
+        if partner:
+            query = query.where(DocumentRow.partner == partner)
+        if po_number:
+            query = query.where(DocumentRow.po_number == po_number)
+        return [_document(row) for row in self._s.scalars(query)]
+
+    def set_document_state(self, document_id: int, state: str) -> None:
+        """Move a document (``pending`` -> ``staged`` -> ``delivered``)."""
+        values: dict[str, Any] = {"state": state}
+        if state == "delivered":
+            values["delivered_at"] = utcnow()
+        self._s.execute(update(DocumentRow).where(DocumentRow.id == document_id).values(**values))
+
+    def set_po_state(self, document_id: int, po_state: str) -> None:
+        """The 855 clock of a purchase order: ``open``, ``due``, ``late``, ``acknowledged``."""
+        self._s.execute(
+            update(DocumentRow).where(DocumentRow.id == document_id).values(po_state=po_state)
+        )
+
+    def reserve(
+        self, *, kind: str, partner: str, value: str, document_id: int,
+        expires_at: datetime | None,
+    ) -> bool:  # fmt: skip
+        """Take a business key for a document; False when it is already taken."""
+        reservation = Reservation(kind=kind, partner=partner, value=value,
+                                  document_id=document_id, expires_at=expires_at)  # fmt: skip
+        return self._insert(reservation)
+
+    def purge_reservations(self, now: datetime) -> int:
+        """Free the business keys whose window has passed; returns how many."""
+        rows = self._s.scalars(
+            select(Reservation).where(Reservation.expires_at.is_not(None),
+                                      Reservation.expires_at < now)
+        ).all()  # fmt: skip
+        for row in rows:
+            self._s.delete(row)
+        return len(rows)
+
+    def transactions_of_exchange(self, exchange_id: int) -> list[dict[str, Any]]:
+        """The interchanges, groups and sets recorded for an exchange, flattened."""
+        rows = self._s.execute(
+            select(InterchangeRow, GroupRow, TransactionRow)
+            .join(GroupRow, GroupRow.interchange_id == InterchangeRow.id)
+            .join(TransactionRow, TransactionRow.group_id == GroupRow.id)
+            .where(InterchangeRow.exchange_id == exchange_id)
+            .order_by(TransactionRow.id)
+        ).all()  # fmt: skip
+        return [
+            {"isa13": i.control_number, "sender": i.sender, "receiver": i.receiver,
+             "gs01": g.functional_id, "gs06": g.control_number, "group_ack": g.ack_status,
+             "set_id": t.set_id, "st02": t.control_number, "status": t.status,
+             "business_key": t.business_key, "ack": t.ack_status}
+            for i, g, t in rows
+        ]  # fmt: skip
+
+
+class Store:
+    """The database: engine, migrations and transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def upgrade(self) -> None:
+        """Apply every Alembic migration not yet applied (``acorn db upgrade``)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise StoreError(f"cannot migrate {self.safe_url}: {exc.orig}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, fit for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Repository]:
+        """One database transaction: committed when the block ends, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield Repository(session)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL for concurrent readers, FULL sync so a commit survives a power loss
+    (reliability.md storage rules), foreign keys on, and waiting rather than failing when
+    another process writes."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
