@@ -311,17 +311,21 @@ class Repository:
 
     def next_control_number(self, partner: str, name: str) -> int:
         """The next value of a partner's counter (``isa13``, ``gs06``), allocated in this
-        transaction: a rollback gives it back, a commit uses it for ever."""
-        counter = self._s.get(Counter, (partner, name), with_for_update=True)
-        if counter is None:
+        transaction: a rollback gives it back, a commit uses it for ever. One atomic
+        ``UPDATE ... RETURNING``, so two writers can never read the same value."""
+        increment = (
+            update(Counter)
+            .where(Counter.partner == partner, Counter.name == name)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
+        value = self._s.scalars(increment).first()
+        if value is None:
             if self._insert(Counter(partner=partner, name=name, value=1)):
                 return 1
-            counter = self._s.get_one(Counter, (partner, name), with_for_update=True)
-        value = counter.value + 1
+            value = self._s.scalars(increment).one()
         if value > 999_999_999:
             raise StoreError(f"control number counter {name} of {partner} is exhausted")
-        counter.value = value
-        self._s.flush()
         return value
 
     def outbound_group(
@@ -468,6 +472,7 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:
@@ -500,10 +505,21 @@ class Store:
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL for concurrent readers, FULL sync so a commit survives a power loss
     (reliability.md storage rules), foreign keys on, and waiting rather than failing when
-    another process writes."""
+    another process writes. The driver's own transaction handling is switched off
+    (``isolation_level = None``): it begins a transaction only at the first write, which
+    lets a read-then-write lose an update and breaks SAVEPOINTs; ``_sqlite_begin`` begins
+    every transaction itself."""
+    connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN IMMEDIATE: every transaction takes SQLite's single write lock at its start, so
+    transactions of several processes run one after the other and never lose an update
+    (SQLAlchemy's documented recipe for pysqlite)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
