@@ -281,9 +281,8 @@ def _load_renameat2() -> Any:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return None
-    function.argtypes = [
-        ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
-    ]
+    fd_type, name_type = ctypes.c_int, ctypes.c_char_p
+    function.argtypes = [fd_type, name_type, fd_type, name_type, ctypes.c_uint]
     function.restype = ctypes.c_int
     return function
 
@@ -470,9 +469,7 @@ def claim_file(
     return proc_root / name
 
 
-def move_file(
-    src: str | os.PathLike[str], directory: str | os.PathLike[str], name: str
-) -> Path:
+def move_file(src: str | os.PathLike[str], directory: str | os.PathLike[str], name: str) -> Path:
     """Move the regular file ``src`` to ``<directory>/<name>``, both directories fsync'd, and
     return the new path. Never overwrites a different file (:class:`FileConflictError`, G1);
     if the target already holds the same bytes, ``src`` is removed (the move had happened).
@@ -509,8 +506,13 @@ def move_file(
 
 
 def _settle_existing(
-    src_fd: int, src_root: Path, src_name: str, info: os.stat_result,
-    dst_fd: int, root: Path, name: str,
+    src_fd: int,
+    src_root: Path,
+    src_name: str,
+    info: os.stat_result,
+    dst_fd: int,
+    root: Path,
+    name: str,
 ) -> Path:
     """The target exists: it is the source itself (nothing to do), the same bytes (drop the
     source) or a different file (refuse)."""
