@@ -24,7 +24,7 @@ from typing import Any
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.erp import Problem, document_json, parse_document
-from gateway.errors import ErpDocumentError, MappingError, X12WriteError
+from gateway.errors import ErpDocumentError, MappingError, TransportError, X12WriteError
 from gateway.mapping import render
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
@@ -33,6 +33,8 @@ from gateway.store import Repository
 from gateway.transports import (
     claim_file,
     move_file,
+    read_file,
+    remove_file,
     sha256_of,
     stable_files,
     write_atomic,
@@ -69,7 +71,14 @@ def collect_exports(pipeline: Pipeline) -> int:
     for path in stable_files(processing, 0):  # claimed before a crash, perhaps not stored
         stored += _store(pipeline, path)
     for path in stable_files(outbox, pipeline.config.gateway.settle_seconds):
-        claimed = claim_file(outbox, path.name, processing)
+        try:
+            claimed = claim_file(outbox, path.name, processing)
+        except TransportError as exc:
+            # A name or a file the gateway will not handle (a symlink, a control character
+            # in the name): record it as quarantined and take it out of the way, so that
+            # one bad file never stops the polling (reliability.md G3, T6).
+            _quarantine(pipeline, path, str(exc))
+            continue
         if claimed is None:
             continue  # another process claimed it first
         crashpoint("outbox.claimed")
@@ -77,8 +86,27 @@ def collect_exports(pipeline: Pipeline) -> int:
     return stored
 
 
+def _quarantine(pipeline: Pipeline, path: Any, reason: str) -> None:
+    """Keep a refused outbox file's bytes in the store as ``quarantined``, then remove it."""
+    try:
+        data = read_file(path)
+    except (OSError, TransportError):
+        return  # not a regular file we may read (a symlink...): left alone, never followed
+    name = path.name.encode("unicode_escape").decode("ascii")[:200]
+    with pipeline.store.transaction() as tx:
+        exchange_id = tx.add_exchange(
+            channel="erp", direction="in", kind="erp_export", partner="erp",
+            transport="folder", reference=name, file_name=name, payload=data,
+            sha256=sha256_of(data), state="quarantined", business_key=None,
+        )  # fmt: skip
+        if exchange_id is not None:
+            tx.set_state(exchange_id, "quarantined", reason=reason)
+            tx.event(exchange_id, "export_quarantined", reason=reason)
+    remove_file(path, sha256_of(data))
+
+
 def _store(pipeline: Pipeline, path: Any) -> int:
-    data = path.read_bytes()
+    data = read_file(path)
     with pipeline.store.transaction() as tx:
         exchange_id = tx.add_exchange(
             channel="erp", direction="in", kind="erp_export", partner="erp",
@@ -245,7 +273,7 @@ def _file_away(pipeline: Pipeline, name: str) -> None:
     if not source.exists():
         return
     with pipeline.store.transaction() as tx:
-        data = source.read_bytes()
+        data = read_file(source)
         record = tx.find_exchange(channel="erp", direction="in", partner="erp",
                                   file_name=name, sha256=sha256_of(data))  # fmt: skip
     if record is None or record.state not in ("rendered", "rejected"):

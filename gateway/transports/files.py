@@ -313,7 +313,8 @@ def _rename_noreplace(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
 
 
 def _same_content(a_fd: int, a: str, b_fd: int, b: str) -> bool:
-    """True when the two names hold regular files with the same bytes (a missing one: False)."""
+    """True when the two names hold regular files with the same bytes; False when they differ
+    or either cannot be read."""
     try:
         a_stat = os.stat(a, dir_fd=a_fd, follow_symlinks=False)
         b_stat = os.stat(b, dir_fd=b_fd, follow_symlinks=False)
@@ -322,7 +323,7 @@ def _same_content(a_fd: int, a: str, b_fd: int, b: str) -> bool:
         if a_stat.st_size != b_stat.st_size:
             return False
         return _read_at(a_fd, a, a) == _read_at(b_fd, b, b)
-    except FileNotFoundError:
+    except OSError:  # unreadable or gone: not known to be the same, so never dropped (G1)
         return False
 
 
