@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.erp import Source, document_json
@@ -156,7 +158,7 @@ def _interchange(
             )  # fmt: skip
             if transaction.set_id == "850":
                 delivering |= _purchase_order(tx, partner, exchange, transaction,
-                                              transaction_id, source)  # fmt: skip
+                                              transaction_id, source, pipeline.now())  # fmt: skip
             elif transaction.set_id == "997":
                 _functional_ack(tx, partner, exchange, transaction)
     if delivering:
@@ -202,6 +204,7 @@ def _purchase_order(
     transaction: object,
     transaction_id: int,
     source: Source,
+    received_at: datetime,
 ) -> bool:
     """Map an accepted 850 to a purchase order waiting for delivery to the ERP inbox."""
     try:
@@ -221,7 +224,9 @@ def _purchase_order(
         type="purchase_order", partner=partner.name, business_key=order.po_number,
         po_number=order.po_number, body=document_json(order), exchange_id=exchange.id,
         state="pending", transaction_id=transaction_id, delivery_name=name, po_state="open",
+        at=received_at,
     )  # fmt: skip
+    tx.set_transaction_key(transaction_id, order.po_number)
     tx.event(exchange.id, "purchase_order_read", po=order.po_number, document=document_id)
     return document_id is not None
 

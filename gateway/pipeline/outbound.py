@@ -192,7 +192,7 @@ def _render(pipeline: Pipeline, tx: Repository, exchange_id: int, data: bytes) -
     document_id = tx.add_document(
         type=document.type, partner=partner.name, business_key=key, po_number=po_number,
         body=document_json(document), exchange_id=exchange_id, state="rendered",
-        transaction_id=transaction_ids[0],
+        transaction_id=transaction_ids[0], at=now,
     )  # fmt: skip
     assert document_id is not None
     _reserve(tx, partner, document, document_id, now)

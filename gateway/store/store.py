@@ -309,6 +309,13 @@ class Repository:
         self._s.flush()
         return row.id
 
+    def set_transaction_key(self, transaction_id: int, business_key: str) -> None:
+        """Record the business key (PO number...) of a set once it is known."""
+        self._s.execute(
+            update(TransactionRow).where(TransactionRow.id == transaction_id)
+            .values(business_key=business_key)
+        )  # fmt: skip
+
     def next_control_number(self, partner: str, name: str) -> int:
         """The next value of a partner's counter (``isa13``, ``gs06``), allocated in this
         transaction: a rollback gives it back, a commit uses it for ever. One atomic
@@ -386,12 +393,14 @@ class Repository:
         self, *, type: str, partner: str, business_key: str, po_number: str | None,
         body: str, exchange_id: int, state: str, transaction_id: int | None = None,
         delivery_name: str | None = None, po_state: str | None = None,
+        at: datetime | None = None,
     ) -> int | None:  # fmt: skip
-        """Record an ERP document; None when its transaction set already has one."""
+        """Record an ERP document (created ``at`` the pipeline's clock, default now); None
+        when its transaction set already has one."""
         row = DocumentRow(
             type=type, partner=partner, business_key=business_key, po_number=po_number,
             body=body, exchange_id=exchange_id, state=state, transaction_id=transaction_id,
-            delivery_name=delivery_name, po_state=po_state, created_at=utcnow(),
+            delivery_name=delivery_name, po_state=po_state, created_at=at or utcnow(),
         )  # fmt: skip
         return row.id if self._insert(row) else None
 
