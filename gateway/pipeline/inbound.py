@@ -24,9 +24,18 @@ from gateway.mapping.ts997 import to_erp as functional_ack_of
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
 from gateway.store import ExchangeRecord, Repository
-from gateway.validation import InterchangeReport, build_997, build_ta1, ta1_code, validate
+from gateway.validation import (
+    InterchangeReport,
+    ValidationReport,
+    build_997,
+    build_ta1,
+    ta1_code,
+    validate,
+)
 from gateway.x12 import Interchange, parse
 
+#: How many findings the reason of an exchange lists at most.
+_MAX_REASONS = 20
 #: States an inbound exchange ends its processing in.
 PROCESSED_STATES = ("delivering", "processed", "rejected", "duplicate", "quarantined")
 
@@ -90,15 +99,37 @@ def _process_one(pipeline: Pipeline, exchange: ExchangeRecord) -> None:
         ]
         crashpoint("inbound.validated")
         state = _final_state(outcomes, bool(report.findings))
-        reason = "; ".join(f.message for f in report.findings) or None
+        reason = _reason(report)
+        if state == "quarantined":
+            reason = "accepted by the maps but not mappable to a purchase order (see events)"
         tx.set_state(exchange.id, state, reason=reason)
         tx.event(exchange.id, f"inbound_{state}")
     crashpoint("inbound.committed")
 
 
+def _reason(report: ValidationReport) -> str | None:
+    """Every error found, at any level, each located: a rejected exchange says why
+    (reliability.md G3; T4: the reason names a segment or an offset). The document-level
+    findings alone leave a set rejected by its map without a reason."""
+    errors = [f for f in report.all_findings() if f.severity == "error"]
+    located = []
+    for finding in errors[:_MAX_REASONS]:
+        where = finding.element_name or finding.segment or finding.level
+        if finding.offset >= 0:
+            where += f" at byte {finding.offset}"
+        located.append(f"{where}: {finding.message}")
+    if len(errors) > _MAX_REASONS:
+        located.append(f"and {len(errors) - _MAX_REASONS} more")
+    return "; ".join(located) or None
+
+
 def _final_state(outcomes: list[str], document_problem: bool) -> str:
     if "delivering" in outcomes:
         return "delivering"
+    if "unmapped" in outcomes:
+        # Accepted by the maps yet not carried to the ERP: an order would be lost without
+        # anyone knowing, so it waits for an operator, visibly (reliability.md G1, G3).
+        return "quarantined"
     if "processed" in outcomes:
         return "processed"
     if outcomes and all(o == "duplicate" for o in outcomes) and not document_problem:
@@ -131,6 +162,7 @@ def _interchange(
                  sender=sender, first_exchange=first)  # fmt: skip
         return "duplicate"
     accepted_any = delivering = False
+    unmapped: list[str] = []
     for group, group_report in zip(interchange.groups, report.groups, strict=False):
         group_id = tx.add_group(
             interchange_id=interchange_id, functional_id=group.functional_id,
@@ -158,11 +190,14 @@ def _interchange(
             )  # fmt: skip
             if transaction.set_id == "850":
                 delivering |= _purchase_order(tx, partner, exchange, transaction,
-                                              transaction_id, source, pipeline.now())  # fmt: skip
+                                              transaction_id, source, pipeline.now(),
+                                              unmapped)  # fmt: skip
             elif transaction.set_id == "997":
                 _functional_ack(tx, partner, exchange, transaction)
     if delivering:
         return "delivering"
+    if unmapped:
+        return "unmapped"
     return "processed" if accepted_any else "rejected"
 
 
@@ -205,12 +240,15 @@ def _purchase_order(
     transaction_id: int,
     source: Source,
     received_at: datetime,
+    unmapped: list[str],
 ) -> bool:
-    """Map an accepted 850 to a purchase order waiting for delivery to the ERP inbox."""
+    """Map an accepted 850 to a purchase order waiting for delivery to the ERP inbox; an
+    850 the maps accept but the mapping cannot carry is added to ``unmapped``."""
     try:
         order = translate(transaction, source=source)  # type: ignore[arg-type]
     except MappingError as exc:
         tx.event(exchange.id, "mapping_failed", set="850", reason=str(exc))
+        unmapped.append(f"850 {source.transaction_control_number}: {exc}")
         return False
     # The ERP file is named from partner and PO number. The same PO number in another
     # interchange is delivered too (it is another order message) under a name that does

@@ -70,7 +70,7 @@ def collect_exports(pipeline: Pipeline) -> int:
     stored = 0
     for path in stable_files(processing, 0):  # claimed before a crash, perhaps not stored
         stored += _store(pipeline, path)
-    for path in stable_files(outbox, pipeline.config.gateway.settle_seconds):
+    for path in _in_arrival_order(stable_files(outbox, pipeline.config.gateway.settle_seconds)):
         try:
             claimed = claim_file(outbox, path.name, processing)
         except TransportError as exc:
@@ -84,6 +84,19 @@ def collect_exports(pipeline: Pipeline) -> int:
         crashpoint("outbox.claimed")
         stored += _store(pipeline, claimed)
     return stored
+
+
+def _in_arrival_order(paths: list[Any]) -> list[Any]:
+    """Oldest first (then by name): an 855 dropped before its 810 is rendered before it, so
+    the 810 is checked against the 855's prices (amazon-x12.md section 9)."""
+
+    def arrival(path: Any) -> tuple[int, str]:
+        try:
+            return path.stat().st_mtime_ns, path.name
+        except OSError:
+            return 0, path.name  # gone already: the claim will say so
+
+    return sorted(paths, key=arrival)
 
 
 def _quarantine(pipeline: Pipeline, path: Any, reason: str) -> None:
@@ -106,7 +119,12 @@ def _quarantine(pipeline: Pipeline, path: Any, reason: str) -> None:
 
 
 def _store(pipeline: Pipeline, path: Any) -> int:
-    data = read_file(path)
+    try:
+        data = read_file(path)
+    except FileNotFoundError:
+        # Listed in processing/, then filed away by another instance before this read
+        # (reliability.md T13): it has its row; nothing to do, and no reason to crash (G3).
+        return 0
     with pipeline.store.transaction() as tx:
         exchange_id = tx.add_exchange(
             channel="erp", direction="in", kind="erp_export", partner="erp",
@@ -270,21 +288,29 @@ def _file_away(pipeline: Pipeline, name: str) -> None:
     with its errors file. Idempotent: a file moved already is left alone."""
     outbox = pipeline.config.gateway.erp_outbox
     source = outbox / "processing" / name
-    if not source.exists():
-        return
-    with pipeline.store.transaction() as tx:
+    try:
         data = read_file(source)
+    except FileNotFoundError:
+        return  # filed already (by us before a crash, or by another instance, T13)
+    with pipeline.store.transaction() as tx:
         record = tx.find_exchange(channel="erp", direction="in", partner="erp",
                                   file_name=name, sha256=sha256_of(data))  # fmt: skip
     if record is None or record.state not in ("rendered", "rejected"):
         return
-    if record.state == "rejected":
-        problems = json.loads(record.reason or "[]")
-        errors = {"file": name, "exchange": record.id, "problems": problems}
-        write_atomic(outbox / "rejected", f"{name}.errors.json",
-                     (json.dumps(errors, indent=2) + "\n").encode("utf-8"))  # fmt: skip
-        move_file(source, outbox / "rejected", name)
-    else:
-        move_file(source, outbox / "archive", name)
+    try:
+        if record.state == "rejected":
+            problems = json.loads(record.reason or "[]")
+            errors = {"file": name, "exchange": record.id, "problems": problems}
+            write_atomic(outbox / "rejected", f"{name}.errors.json",
+                         (json.dumps(errors, indent=2) + "\n").encode("utf-8"))  # fmt: skip
+            move_file(source, outbox / "rejected", name)
+        else:
+            move_file(source, outbox / "archive", name)
+    except TransportError:
+        # Another instance filing the same export at the same moment moved it first
+        # (T13): the export is where it belongs. Anything else is a real failure.
+        if source.exists():
+            raise
+        return
     crashpoint("outbox.filed")
 

@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -236,11 +234,15 @@ class Repository:
         rows = self._s.execute(select(Exchange.state, func.count()).group_by(Exchange.state))
         return {state: count for state, count in rows}
 
-    def exchanges(self, *, states: Sequence[str] | None = None) -> list[ExchangeRecord]:
-        """Exchanges (in ``states``), oldest first."""
+    def exchanges(
+        self, *, states: Sequence[str] | None = None, parent_id: int | None = None
+    ) -> list[ExchangeRecord]:
+        """Exchanges (in ``states``; made from the exchange ``parent_id``), oldest first."""
         query = select(Exchange).order_by(Exchange.id)
         if states:
             query = query.where(Exchange.state.in_(states))
+        if parent_id is not None:
+            query = query.where(Exchange.parent_id == parent_id)
         return [_exchange(row) for row in self._s.scalars(query)]
 
     def event(self, exchange_id: int, kind: str, **detail: Any) -> None:
@@ -486,6 +488,11 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply every Alembic migration not yet applied (``acorn db upgrade``)."""
+        # Imported here: Alembic costs almost half a second to import, and every `acorn`
+        # command that opens the store would pay it even when the schema is current.
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:

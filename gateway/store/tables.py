@@ -57,7 +57,9 @@ class Exchange(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: the bytes are read only when asked for (Repository.payload), not with
+    # every listing of exchanges.
+    payload: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     business_key: Mapped[str | None] = mapped_column(String(64))
