@@ -115,3 +115,8 @@ class FileConflictError(TransportError):
         super().__init__(f"{str(path)!r}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class LeaseLost(StoreError):
+    """The lease on a row expired and another process took it over: the work done under
+    it must not be committed (its transaction rolls back)."""

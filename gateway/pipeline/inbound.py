@@ -18,7 +18,7 @@ from datetime import datetime
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.erp import Source, document_json
-from gateway.errors import AcornError, MappingError
+from gateway.errors import AcornError, LeaseLost, MappingError
 from gateway.mapping import translate
 from gateway.mapping.ts997 import to_erp as functional_ack_of
 from gateway.pipeline.context import Pipeline
@@ -68,6 +68,8 @@ def process_received(pipeline: Pipeline) -> int:
     for exchange in pipeline.claimed(states=["received"], kinds=["x12"]):
         try:
             _process_one(pipeline, exchange)
+        except LeaseLost:
+            continue  # another process took it over; its work counts, ours rolled back
         except (AcornError, ValueError, LookupError) as exc:
             # Every input ends in a terminal state (reliability.md G3): what the pipeline
             # cannot process is quarantined with the reason, never left to crash again.
@@ -102,7 +104,8 @@ def _process_one(pipeline: Pipeline, exchange: ExchangeRecord) -> None:
         reason = _reason(report)
         if state == "quarantined":
             reason = "accepted by the maps but not mappable to a purchase order (see events)"
-        tx.set_state(exchange.id, state, reason=reason)
+        tx.set_state(exchange.id, state, reason=reason, owner=pipeline.owner,
+                     expected=["received"])  # fmt: skip
         tx.event(exchange.id, f"inbound_{state}")
     crashpoint("inbound.committed")
 

@@ -24,7 +24,13 @@ from typing import Any
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.erp import Problem, document_json, parse_document
-from gateway.errors import ErpDocumentError, MappingError, TransportError, X12WriteError
+from gateway.errors import (
+    ErpDocumentError,
+    LeaseLost,
+    MappingError,
+    TransportError,
+    X12WriteError,
+)
 from gateway.mapping import render
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
@@ -148,19 +154,26 @@ def render_exports(pipeline: Pipeline) -> int:
     for exchange in pipeline.claimed(states=["received"], kinds=["erp_export"]):
         with pipeline.store.transaction() as tx:
             data = tx.payload(exchange.id)
+        fence = {"owner": pipeline.owner, "expected": ["received"]}
         try:
             with pipeline.store.transaction() as tx:
                 key = _render(pipeline, tx, exchange.id, data)
-                tx.set_state(exchange.id, "rendered")
+                tx.set_state(exchange.id, "rendered", **fence)  # type: ignore[arg-type]
                 tx.event(exchange.id, "export_rendered", business_key=key)
                 crashpoint("outbound.before_commit")
             queued += 1
+        except LeaseLost:
+            continue  # taken over by another process: it renders the export, we do not
         except _Refused as refused:
             problems = [{"path": p.path, "message": p.message, "code": p.code,
                          "severity": p.severity} for p in refused.problems]  # fmt: skip
-            with pipeline.store.transaction() as tx:
-                tx.set_state(exchange.id, "rejected", reason=json.dumps(problems))
-                tx.event(exchange.id, "export_rejected", problems=len(problems))
+            try:
+                with pipeline.store.transaction() as tx:
+                    tx.set_state(exchange.id, "rejected", reason=json.dumps(problems),
+                                 **fence)  # type: ignore[arg-type]  # fmt: skip
+                    tx.event(exchange.id, "export_rejected", problems=len(problems))
+            except LeaseLost:
+                continue
         crashpoint("outbound.committed")
         _file_away(pipeline, exchange.file_name)
     return queued

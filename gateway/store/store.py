@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.errors import StoreError
+from gateway.errors import LeaseLost, StoreError
 from gateway.store.tables import (
     Counter,
     DocumentRow,
@@ -212,15 +212,36 @@ class Repository:
         return claimed
 
     def set_state(
-        self, exchange_id: int, state: str, *, reason: str | None = None, release: bool = True
+        self,
+        exchange_id: int,
+        state: str,
+        *,
+        reason: str | None = None,
+        release: bool = True,
+        owner: str | None = None,
+        expected: Sequence[str] | None = None,
     ) -> None:
-        """Move an exchange to ``state`` (with a reason), releasing its lease by default."""
+        """Move an exchange to ``state`` (with a reason), releasing its lease by default.
+
+        With ``owner`` (and ``expected`` states) the move is fenced: it happens only while
+        ``owner`` still holds the lease and the row is still in one of ``expected``;
+        otherwise :class:`LeaseLost` is raised, so the whole transaction — and the work it
+        recorded — rolls back instead of being done a second time by the process that
+        took the row over after the lease expired.
+        """
         values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
         if reason is not None:
             values["reason"] = reason
         if release:
             values.update(lease_owner=None, lease_expires_at=None)
-        self._s.execute(update(Exchange).where(Exchange.id == exchange_id).values(**values))
+        statement = update(Exchange).where(Exchange.id == exchange_id)
+        if owner is not None:
+            statement = statement.where(Exchange.lease_owner == owner)
+        if expected is not None:
+            statement = statement.where(Exchange.state.in_(expected))
+        result = self._s.execute(statement.values(**values))
+        if (owner is not None or expected is not None) and result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(f"exchange {exchange_id} is no longer ours to move to {state}")
 
     def release(self, exchange_id: int) -> None:
         """Give up the lease without changing the state."""

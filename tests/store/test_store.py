@@ -181,3 +181,27 @@ def test_events_form_a_timeline(store: Store) -> None:
         assert [(kind, detail) for _at, kind, detail in tx.events(exchange)] == [
             ("file_received", {"name": "a.edi"}), ("ack_queued", {}),
         ]  # fmt: skip
+
+
+def test_a_fenced_move_refuses_a_lost_lease_and_rolls_back(store: Store) -> None:
+    """set_state(owner=...) moves the row only while that owner holds the lease: after a
+    takeover it raises LeaseLost and everything the old owner wrote in that transaction
+    is rolled back, so the work is never committed twice."""
+    from gateway.errors import LeaseLost
+
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+    with store.transaction() as tx:
+        tx.claim("slow", states=["received"], lease_seconds=0.001)
+    with store.transaction() as tx:
+        assert [e.id for e in tx.claim("fast", states=["received"], lease_seconds=60)] == [
+            exchange
+        ]
+    with pytest.raises(LeaseLost), store.transaction() as tx:
+        tx.event(exchange, "rendered_by_slow")
+        tx.set_state(exchange, "rendered", owner="slow", expected=["received"])
+    with store.transaction() as tx:
+        tx.set_state(exchange, "rendered", owner="fast", expected=["received"])
+    with store.transaction() as tx:
+        assert tx.exchange(exchange).state == "rendered"
+        assert [kind for _at, kind, _d in tx.events(exchange)] == []
