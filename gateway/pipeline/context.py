@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from gateway.config import Config, Partner
 from gateway.store import ExchangeRecord, Store, utcnow
@@ -42,6 +42,11 @@ class Pipeline:
                 settle_seconds=self.config.gateway.settle_seconds,
             )
         return self._transports[partner.name]
+
+    def today(self) -> date:
+        """The local date at ``now()`` (which is UTC): the date business rules compare
+        against, so an invoice dated today in a zone ahead of UTC is not "in the future"."""
+        return self.now().replace(tzinfo=UTC).astimezone().date()
 
     @property
     def lease_seconds(self) -> float:

@@ -190,7 +190,7 @@ def _render(pipeline: Pipeline, tx: Repository, exchange_id: int, data: bytes) -
     partner, po = _partner_and_po(pipeline, tx, document)
     ack = _acknowledgment(tx, partner, document)
     errors = [p for p in check(document, purchase_order=po, acknowledgment=ack,
-                               today=pipeline.now().date()) if p.severity == "error"]  # fmt: skip
+                               today=pipeline.today()) if p.severity == "error"]  # fmt: skip
     if errors:
         raise _Refused(errors)
     now = pipeline.now()
