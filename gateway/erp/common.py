@@ -9,7 +9,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from gateway.erp.types import MODEL_CONFIG, Text
+from gateway.erp.types import (
+    MODEL_CONFIG,
+    Money,
+    PriceBasis,
+    Quantity,
+    Text,
+    UnitOfMeasure,
+)
 
 #: Product identifier kinds and their X12 qualifiers (element 235). Amazon sends the
 #: kinds its vendor chose in the EDI survey; the gateway echoes them exactly.
@@ -89,6 +96,19 @@ class Source(BaseModel):
     group_control_number: str = Field(max_length=9, description="GS06")
     transaction_control_number: str = Field(max_length=9, description="ST02")
     received_at: datetime | None = None
+
+
+class ProductLine(BaseModel):
+    """What a PO line and an invoice line share (PO1 / IT1): the PO's line id (PO101, echoed
+    in every answer), quantity, unit, unit price and basis, and the product identifiers."""
+
+    model_config = MODEL_CONFIG
+    line_id: Text(20)  # type: ignore[valid-type]
+    quantity: Quantity
+    unit: UnitOfMeasure
+    unit_price: Money
+    price_basis: PriceBasis | None = None
+    product_ids: list[ProductId] = Field(min_length=1, max_length=10)
 
 
 @dataclass(frozen=True)

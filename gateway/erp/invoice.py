@@ -12,16 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.erp.common import Address, Location, ProductId
+from gateway.erp.common import Address, Location, ProductLine
 from gateway.erp.types import (
     MODEL_CONFIG,
     Cents,
     Currency,
     Money,
-    PriceBasis,
-    Quantity,
     Text,
-    UnitOfMeasure,
 )
 
 
@@ -38,16 +35,8 @@ class PaymentTerms(BaseModel):
     description: Text(80) | None = None  # type: ignore[valid-type]
 
 
-class InvoiceLine(BaseModel):
+class InvoiceLine(ProductLine):
     """IT1: a line invoiced, echoing the PO line id and identifiers."""
-
-    model_config = MODEL_CONFIG
-    line_id: Text(20)  # type: ignore[valid-type]
-    quantity: Quantity
-    unit: UnitOfMeasure
-    unit_price: Money
-    price_basis: PriceBasis | None = None
-    product_ids: list[ProductId] = Field(min_length=1, max_length=10)
 
 
 class ChargeOrAllowance(BaseModel):

@@ -7,15 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.erp.common import Location, ProductId, Source
+from gateway.erp.common import Location, ProductLine, Source
 from gateway.erp.types import (
     MODEL_CONFIG,
     Currency,
     Money,
-    PriceBasis,
-    Quantity,
     Text,
-    UnitOfMeasure,
 )
 
 #: BEG02 purchase order type code -> order type. Amazon uses only these four.
@@ -50,16 +47,9 @@ class FreightTerms(BaseModel):
     incoterms: Text(3, min_length=3) | None = None  # type: ignore[valid-type]
 
 
-class PurchaseOrderLine(BaseModel):
+class PurchaseOrderLine(ProductLine):
     """One PO1 line with its CTP list price and PID description."""
 
-    model_config = MODEL_CONFIG
-    line_id: Text(20)  # type: ignore[valid-type]
-    quantity: Quantity
-    unit: UnitOfMeasure
-    unit_price: Money
-    price_basis: PriceBasis | None = None
-    product_ids: list[ProductId] = Field(min_length=1, max_length=10)
     description: Text(80) | None = None  # type: ignore[valid-type]
     list_price: Money | None = None
 
