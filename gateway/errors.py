@@ -11,10 +11,15 @@
     ├── MappingError              a set or document cannot be mapped (names the element)
     ├── ConfigError               the configuration cannot be used (names the setting)
     ├── StoreError                the store cannot do what was asked
+    │   └── LeaseLost             a row's lease passed to another process mid-work
     └── TransportError            a transfer or file operation failed (names the place)
         ├── UnsafeNameError       a file name is refused: traversal, separators, controls (T6)
         ├── UnsafePathError       a path leaves its root, or is a symlink or not a regular file
-        └── FileConflictError     a different file already holds the name; never overwritten
+        ├── FileConflictError     a different file already holds the name; never overwritten
+        ├── RetryableTransportError   worth trying again later (refused, timed out, stalled)
+        └── PermanentTransportError   retrying cannot help until someone acts
+            ├── HostKeyError          the server's host key is not the pinned one
+            └── TransportAuthError    the server refused our key
 
 Validation *findings* are never exceptions: they are data in a report (see
 ``gateway.validation``). An exception means processing cannot continue.
@@ -120,3 +125,27 @@ class FileConflictError(TransportError):
 class LeaseLost(StoreError):
     """The lease on a row expired and another process took it over: the work done under
     it must not be committed (its transaction rolls back)."""
+
+
+class RetryableTransportError(TransportError):
+    """A transfer failed for a reason that may pass (connection refused or reset, a timeout, a
+    stalled server): the caller retries later with backoff. Nothing was half-published."""
+
+
+class PermanentTransportError(TransportError):
+    """A transfer failed for a reason that retrying will not fix (wrong credentials, host key
+    mismatch, refused permissions, a configuration problem): an operator must act."""
+
+
+class HostKeyError(PermanentTransportError):
+    """The server's host key is not among the pinned ones (``unknown``: no pin for this host;
+    ``changed``: pins exist and none matches). ``seen`` is the SHA256 fingerprint offered."""
+
+    def __init__(self, message: str, *, seen: str, changed: bool) -> None:
+        super().__init__(message)
+        self.seen = seen
+        self.changed = changed
+
+
+class TransportAuthError(PermanentTransportError):
+    """The server refused our credentials (or the private key cannot be used)."""
