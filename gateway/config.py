@@ -33,7 +33,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway.errors import ConfigError
 
@@ -57,6 +64,66 @@ class PartyId(BaseModel):
         return f"{self.qualifier}:{self.id}"
 
 
+class SftpEndpoint(BaseModel):
+    """One SFTP account: where it is, who we are, and the host key(s) we trust."""
+
+    model_config = _STRICT
+    host: str = Field(min_length=1)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(min_length=1)
+    private_key: Path
+    passphrase_env: str | None = None
+    passphrase_file: Path | None = None
+    known_hosts: Path
+
+    @model_validator(mode="after")
+    def _one_passphrase_source(self) -> SftpEndpoint:
+        if self.passphrase_env and self.passphrase_file:
+            raise ValueError("give passphrase_env or passphrase_file, not both")
+        return self
+
+
+class SftpSettings(BaseModel):
+    """The SFTP transport of one partner: a download account (polled) and optionally a
+    separate upload account, remote directories, timeouts (seconds) and limits."""
+
+    model_config = _STRICT
+    download: SftpEndpoint
+    upload: SftpEndpoint | None = None
+    inbox: str = Field(min_length=1)
+    outbox: str = Field(min_length=1)
+    archive: str | None = None
+    connect_timeout: float = Field(default=15.0, gt=0)
+    banner_timeout: float = Field(default=15.0, gt=0)
+    auth_timeout: float = Field(default=15.0, gt=0)
+    channel_timeout: float = Field(default=30.0, gt=0)
+    settle_seconds: float = Field(default=2.0, ge=0)
+    max_file_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    require_strict_kex: bool = True
+
+    @property
+    def upload_endpoint(self) -> SftpEndpoint:
+        return self.upload or self.download
+
+    def with_base(self, base: Path) -> SftpSettings:
+        """Local paths (keys, known_hosts) made absolute against ``base``."""
+
+        def fix(path: Path | None) -> Path | None:
+            return path if path is None or path.is_absolute() else (base / path).resolve()
+
+        def endpoint(e: SftpEndpoint | None) -> SftpEndpoint | None:
+            if e is None:
+                return None
+            return e.model_copy(update={
+                "private_key": fix(e.private_key), "known_hosts": fix(e.known_hosts),
+                "passphrase_file": fix(e.passphrase_file),
+            })  # fmt: skip
+
+        return self.model_copy(
+            update={"download": endpoint(self.download), "upload": endpoint(self.upload)}
+        )
+
+
 class FolderSettings(BaseModel):
     """The folder transport: two local directories standing in for the partner."""
 
@@ -74,8 +141,26 @@ class Partner(BaseModel):
     our_id: PartyId
     usage: Literal["P", "T"] = "P"
     ship_notice_release: Literal["004010", "005010"] = "004010"
-    transport: Literal["folder"] = "folder"
+    #: Name of each file sent: ``{our_id}`` (ISA06 of ours), ``{partner}``, ``{set}``
+    #: (855, 997...), ``{isa13}``, ``{time}`` (UTC, CCYYMMDDHHMMSS). Must contain
+    #: ``{isa13}`` so that names are unique (Amazon's SFTP asks for unique names).
+    file_name_pattern: str = Field(default="{our_id}_{set}_{isa13}.edi",
+                                   pattern=r"\{isa13\}")  # fmt: skip
+    transport: Literal["folder", "sftp"] = "folder"
     folder: FolderSettings | None = None
+    sftp: SftpSettings | None = None
+
+    @field_validator("file_name_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            sample = value.format(our_id="ACME", partner="p", set="855", isa13="000000001",
+                                  time="20260101120000")  # fmt: skip
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"unknown placeholder or bad braces: {exc}") from None
+        if "/" in sample or "\\" in sample or sample.startswith("."):
+            raise ValueError("a file name, not a path (no '/', no leading '.')")
+        return value
 
     @field_validator("id", "our_id", mode="before")
     @classmethod
@@ -140,6 +225,8 @@ def _absolute(config: Config, base: Path) -> Config:
                 incoming=fix(partner.folder.incoming), outgoing=fix(partner.folder.outgoing)
             )
             partner = partner.model_copy(update={"folder": folder})
+        if partner.sftp is not None:
+            partner = partner.model_copy(update={"sftp": partner.sftp.with_base(base)})
         partners.append(partner)
     return config.model_copy(update={"gateway": gateway, "partners": partners})
 
@@ -174,4 +261,6 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Conf
     for partner in config.partners:
         if partner.transport == "folder" and partner.folder is None:
             raise ConfigError(f"{path}: partners.{partner.name}.folder is required")
+        if partner.transport == "sftp" and partner.sftp is None:
+            raise ConfigError(f"{path}: partners.{partner.name}.sftp is required")
     return _absolute(config, path.resolve().parent)

@@ -80,3 +80,19 @@ def test_missing_file_and_unknown_partner(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, GOOD), environ={})
     with pytest.raises(ConfigError, match="no partner named 'walmart'"):
         config.partner("walmart")
+
+
+def test_file_name_pattern_is_checked(tmp_path: Path) -> None:
+    """The outbound file name pattern must keep {isa13} and name a file, not a path."""
+    anchor = 'ship_notice_release = "005010"'
+
+    def with_pattern(pattern: str) -> str:
+        return GOOD.replace(anchor, f'{anchor}\nfile_name_pattern = "{pattern}"')
+
+    good = "{partner}-{set}-{isa13}-{time}.x12"
+    config = load_config(_write(tmp_path, with_pattern(good)), environ={})
+    assert config.partner("amazon").file_name_pattern == good
+    for bad, fragment in (("{set}.edi", "file_name_pattern"), ("{isa13}/{set}", "not a path"),
+                          ("{isa13}-{nope}", "unknown placeholder")):  # fmt: skip
+        with pytest.raises(ConfigError, match=fragment):
+            load_config(_write(tmp_path, with_pattern(bad)), environ={})

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from gateway import __version__
 from gateway.cli.chain import add_chain
+from gateway.cli.doctor import add_doctor
 from gateway.cli.inspect import add_inspect
 from gateway.cli.process import add_process
 from gateway.cli.render import add_render
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_render(commands)
     add_process(commands)
     add_chain(commands)
+    add_doctor(commands)
     return parser
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from gateway.cli.setup import add_config_argument, open_pipeline, open_store
@@ -38,10 +39,13 @@ def run_process(args: argparse.Namespace) -> int:
         pipeline.store.dispose()
     figures = summary.as_dict()
     if args.json:
-        print(json.dumps(figures, indent=2))
+        print(json.dumps({**figures, "unreachable": pipeline.unreachable}, indent=2))
     else:
         print(" ".join(f"{name}={value}" for name, value in figures.items()))
-    return 0
+    for partner, reason in pipeline.unreachable.items():
+        print(f"acorn: partner {partner} unreachable: {reason}", file=sys.stderr)
+    # design.md exit codes: 3 when a transport could not be reached (the pass did the rest).
+    return 3 if pipeline.unreachable else 0
 
 
 def run_db_upgrade(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from gateway.config import Config, Partner
 from gateway.store import ExchangeRecord, Store, utcnow
 from gateway.transports import FolderTransport, Transport, ensure_dir
+from gateway.transports.sftp import SftpTransport
 
 
 def _owner() -> str:
@@ -28,9 +29,14 @@ class Pipeline:
     owner: str = field(default_factory=_owner)
     now: Callable[[], datetime] = utcnow
     _transports: dict[str, Transport] = field(default_factory=dict)
+    #: Partners whose transport could not be reached in this pass, with the reason.
+    unreachable: dict[str, str] = field(default_factory=dict)
 
     def transport(self, partner: Partner) -> Transport:
         """The transport that carries files to and from ``partner``."""
+        if partner.name not in self._transports and partner.transport == "sftp":
+            assert partner.sftp is not None  # load_config guarantees it for "sftp"
+            self._transports[partner.name] = SftpTransport("sftp", partner.sftp)
         if partner.name not in self._transports:
             assert partner.folder is not None  # load_config guarantees it for "folder"
             ensure_dir(partner.folder.outgoing)

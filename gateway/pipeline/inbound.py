@@ -18,7 +18,7 @@ from datetime import datetime
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.erp import Source, document_json
-from gateway.errors import AcornError, LeaseLost, MappingError
+from gateway.errors import AcornError, LeaseLost, MappingError, TransportError
 from gateway.mapping import translate
 from gateway.mapping.ts997 import to_erp as functional_ack_of
 from gateway.pipeline.context import Pipeline
@@ -42,11 +42,18 @@ PROCESSED_STATES = ("delivering", "processed", "rejected", "duplicate", "quarant
 
 def pick_up(pipeline: Pipeline) -> int:
     """Store every complete file waiting at each partner, then remove it there; returns
-    how many new files were stored."""
+    how many new files were stored. A partner that cannot be reached is skipped until the
+    next pass (the files wait on its side; nothing is lost), and so is a removal that
+    fails: the next poll sees the file again, finds its row, and removes it then."""
     stored = 0
     for partner in pipeline.config.partners:
         transport = pipeline.transport(partner)
-        for item in transport.poll():
+        try:
+            items = transport.poll()
+        except TransportError as exc:
+            pipeline.unreachable[partner.name] = str(exc)
+            continue
+        for item in items:
             with pipeline.store.transaction() as tx:
                 exchange_id = tx.add_exchange(
                     channel="partner", direction="in", kind="x12", partner=partner.name,
@@ -57,7 +64,11 @@ def pick_up(pipeline: Pipeline) -> int:
                     tx.event(exchange_id, "file_received", name=item.name, size=item.size)
                     stored += 1
             crashpoint("inbound.stored")
-            transport.remove(item)
+            try:
+                transport.remove(item)
+            except TransportError as exc:
+                pipeline.unreachable[partner.name] = str(exc)
+                break
             crashpoint("inbound.removed")
     return stored
 

@@ -36,11 +36,15 @@ def allocate(tx: Repository, partner: Partner) -> ControlNumbers:
 
 
 def file_name(partner: Partner, interchange: Interchange) -> str:
-    """A unique name for an outbound file: our id, the sets it carries and its ISA13
-    (Amazon's SFTP wants unique names with the document type, amazon-x12.md section 1)."""
+    """A unique name for an outbound file from the partner's ``file_name_pattern``: our id,
+    the sets it carries, its ISA13, the time (Amazon's SFTP wants unique names with the
+    document type, amazon-x12.md section 1). The ISA13 makes it unique."""
     sets = "-".join(sorted({t.set_id for g in interchange.groups for t in g.transactions}))
-    kind = sets or "TA1"
-    return f"{partner.our_id.id}_{kind}_{interchange.control_number}.edi"
+    when = interchange.header.text(9) + interchange.header.text(10)
+    return partner.file_name_pattern.format(
+        our_id=partner.our_id.id, partner=partner.name, set=sets or "TA1",
+        isa13=interchange.control_number, time=f"20{when}00",
+    )
 
 
 def record_outbound(

@@ -11,9 +11,15 @@ has nothing staged any more the file was published already: the row is only mark
 from __future__ import annotations
 
 from gateway.crashpoints import crashpoint
-from gateway.errors import TransportError
+from gateway.errors import PermanentTransportError, TransportError
 from gateway.pipeline.context import Pipeline
 from gateway.transports import Outgoing
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: 30 s doubling, capped
+    at one hour."""
+    return float(min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def send(pipeline: Pipeline) -> int:
@@ -34,9 +40,14 @@ def send(pipeline: Pipeline) -> int:
             receipt = transport.publish(exchange.file_name)
             crashpoint("send.published")
         except (OSError, TransportError) as exc:
+            # Retried with exponential backoff (30 s, 1 min, 2 min... at most an hour); a
+            # permanent failure (host key, authentication) waits just as long, so that a
+            # fixed configuration resumes by itself, and the event tells which it was.
+            delay = retry_delay(exchange.attempts)
             with pipeline.store.transaction() as tx:
-                tx.event(exchange.id, "send_failed", reason=str(exc))
-                tx.release(exchange.id)
+                tx.event(exchange.id, "send_failed", reason=str(exc), retry_in=delay,
+                         permanent=isinstance(exc, PermanentTransportError))  # fmt: skip
+                tx.back_off(exchange.id, delay)
             continue
         with pipeline.store.transaction() as tx:
             tx.set_state(exchange.id, "sent")

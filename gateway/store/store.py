@@ -243,6 +243,15 @@ class Repository:
         if (owner is not None or expected is not None) and result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"exchange {exchange_id} is no longer ours to move to {state}")
 
+    def back_off(self, exchange_id: int, seconds: float) -> None:
+        """Keep an exchange from being claimed for ``seconds`` (a retry after a failure):
+        the lease passes to nobody and expires when the next try is due."""
+        self._s.execute(
+            update(Exchange).where(Exchange.id == exchange_id)
+            .values(lease_owner="backoff",
+                    lease_expires_at=utcnow() + timedelta(seconds=seconds))
+        )  # fmt: skip
+
     def release(self, exchange_id: int) -> None:
         """Give up the lease without changing the state."""
         self._s.execute(

@@ -1,0 +1,187 @@
+"""The whole pipeline over SFTP, against a real OpenSSH sshd on 127.0.0.1: 200 850s polled
+and processed with their 997s uploaded, ERP exports sent as 855/856/810 under final names,
+no ``.part`` left behind, nothing on the server read twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import load_config
+from gateway.pipeline import Pipeline, run_once
+from gateway.store import Store
+from tests.pipeline.pipeline_sim import AmazonPartner, Erp, make_home, run_acorn
+from tests.transports.sftp_server import SshdServer
+from tests.transports.test_transports_sftp import server  # noqa: F401 - the sshd fixture
+
+
+def _sftp_home(
+    tmp_path: Path, sshd: SshdServer, lease_seconds: float = 300
+) -> tuple[Pipeline, Path, Path]:
+    """A gateway whose partner is reached over SFTP: the partner's download folder is the
+    server's ``inbox``, its upload folder the server's ``outbox``."""
+    home = make_home(tmp_path, f"sqlite:///{tmp_path / 'acorn.db'}", lease_seconds=lease_seconds)
+    text = home.config.read_text().split("[[partners]]")[0] + f"""
+[[partners]]
+name = "amazon"
+id = "ZZ:AMAZON"
+our_id = "ZZ:ACMEVENDOR"
+transport = "sftp"
+[partners.sftp]
+inbox = {json.dumps(str(sshd.home / "inbox"))}
+outbox = {json.dumps(str(sshd.home / "outbox"))}
+settle_seconds = 0
+connect_timeout = 5
+banner_timeout = 5
+auth_timeout = 5
+channel_timeout = 5
+[partners.sftp.download]
+host = "127.0.0.1"
+port = {sshd.port}
+user = {json.dumps(sshd.user)}
+private_key = {json.dumps(str(sshd.client_key))}
+known_hosts = {json.dumps(str(sshd.known_hosts))}
+"""
+    home.config.write_text(text)
+    config = load_config(home.config, environ={})
+    store = Store(config.gateway.database)
+    store.upgrade()
+    return Pipeline(config=config, store=store), home.erp_inbox, home.erp_outbox
+
+
+def _drop(sshd: SshdServer, name: str, data: bytes) -> None:
+    path = sshd.home / "inbox" / name
+    path.write_bytes(data)
+    if os.geteuid() == 0:
+        os.chown(path, sshd._uid, sshd._gid)
+
+
+def test_two_hundred_850s_and_their_answers_over_sftp(tmp_path: Path, server: SshdServer) -> None:  # noqa: F811
+    """200 850 files on the server -> 200 POs to the ERP, 200 997s uploaded under final
+    names, the server's inbox emptied; then 855/856/810 for ten POs go out as 30 more files;
+    no ``.part`` file anywhere, every inbound file stored exactly once."""
+    pipeline, inbox, _outbox = _sftp_home(tmp_path, server)
+    amazon = AmazonPartner(make_home(tmp_path / "sim", "sqlite://"), seed=5)
+    for _ in range(200):
+        name, data, _numbers = amazon.purchase_order_interchange(max_lines=2)
+        _drop(server, name, data)
+    summary = run_once(pipeline)
+    assert summary.files_received == 200 and summary.orders_delivered == 200
+    assert list((server.home / "inbox").iterdir()) == []
+    uploaded = sorted(p.name for p in (server.home / "outbox").iterdir())
+    assert len(uploaded) == 200 and all(n.startswith("ACMEVENDOR_997_") for n in uploaded)
+    assert len(list(inbox.glob("*.json"))) == 200
+
+    erp = Erp(make_home(tmp_path / "erp-sim", "sqlite://"))
+    erp.home.erp_inbox.rmdir()
+    erp.home.erp_inbox.symlink_to(inbox)
+    erp.home.erp_outbox.rmdir()
+    erp.home.erp_outbox.symlink_to(pipeline.config.gateway.erp_outbox)
+    orders = erp.take_orders()[:10]
+    for order in orders:
+        erp.export_documents(order)
+    summary = run_once(pipeline)
+    assert summary.exports_queued == 30 and summary.interchanges_sent == 30
+    names = sorted(p.name for p in (server.home / "outbox").iterdir())
+    assert sum(n.startswith("ACMEVENDOR_855_") for n in names) == 10
+    assert sum(n.startswith("ACMEVENDOR_856_") for n in names) == 10
+    assert sum(n.startswith("ACMEVENDOR_810_") for n in names) == 10
+    assert not [n for n in names if n.endswith(".part") or n.startswith(".")]
+    with pipeline.store.transaction() as tx:
+        inbound = [e for e in tx.exchanges() if e.channel == "partner" and e.direction == "in"]
+    assert len(inbound) == 200 and len({e.sha256 for e in inbound}) == 200
+    assert run_once(pipeline).files_received == 0
+
+
+def test_doctor_reports_connection_and_host_key(
+    tmp_path: Path, server: SshdServer, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    """`acorn doctor` says the endpoint connects and its host key is the pinned one (exit 0);
+    with another key pinned it reports the key seen as not pinned (exit 3)."""
+    pipeline, _inbox, _outbox = _sftp_home(tmp_path, server)
+    config_path = tmp_path / "acorn.toml"
+    assert main(["doctor", "--config", str(config_path), "--json"]) == 0
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert (check["partner"], check["endpoint"], check["connects"], check["pinned"]) == (
+        "amazon", "download", True, True,
+    )  # fmt: skip
+    seen = check["host_key"]
+    assert seen
+    stranger = tmp_path / "stranger_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
+                   check=True)  # fmt: skip
+    public = stranger.with_suffix(".pub").read_text().split()[:2]
+    server.known_hosts.write_text(f"[127.0.0.1]:{server.port} {' '.join(public)}\n")
+    assert main(["doctor", "--config", str(config_path)]) == 3
+    out = capsys.readouterr().out
+    assert "UNREACHABLE" in out and "NOT pinned" in out
+    pipeline.store.dispose()
+
+
+@pytest.mark.parametrize(
+    "crashpoint",
+    ["inbound.stored", "inbound.removed", "send.staged", "send.marked_staged", "send.published"],
+)
+def test_killed_over_sftp_the_rerun_does_nothing_twice(
+    tmp_path: Path, server: SshdServer, crashpoint: str  # noqa: F811
+) -> None:
+    """`acorn process` SIGKILLed between download and remote delete, or in the middle of an
+    upload (staged, not yet renamed; renamed, not yet recorded): the rerun stores each
+    server file once, delivers each PO once, uploads each 997 once, and leaves no .part."""
+    # A short lease: the killed process's rows are taken over at once by the rerun.
+    pipeline, inbox, _outbox = _sftp_home(tmp_path, server, lease_seconds=0.25)
+    pipeline.store.dispose()
+    amazon = AmazonPartner(make_home(tmp_path / "sim", "sqlite://"), seed=9)
+    for _ in range(3):
+        name, data, _numbers = amazon.purchase_order_interchange(max_lines=2)
+        _drop(server, name, data)
+    config = str(tmp_path / "acorn.toml")
+    killed = run_acorn("process", "--config", config, ACORN_CRASHPOINT=crashpoint)
+    assert killed.returncode == -9, killed.stderr
+    time.sleep(0.3)  # let the dead process's leases expire
+    for _ in range(3):
+        rerun = run_acorn("process", "--config", config)
+        assert rerun.returncode == 0, rerun.stderr
+    store = Store(f"sqlite:///{tmp_path / 'acorn.db'}")
+    with store.transaction() as tx:
+        exchanges = tx.exchanges()
+    store.dispose()
+    inbound = [e for e in exchanges if e.channel == "partner" and e.direction == "in"]
+    outbound = [e for e in exchanges if e.direction == "out"]
+    assert len(inbound) == 3 and {e.state for e in inbound} == {"delivered"}
+    assert len(outbound) == 3 and {e.state for e in outbound} == {"sent"}
+    assert len(list(inbox.glob("*.json"))) == 3
+    uploaded = sorted(p.name for p in (server.home / "outbox").iterdir())
+    assert uploaded == sorted(e.file_name for e in outbound)
+    assert list((server.home / "inbox").iterdir()) == []
+
+
+def test_upload_to_a_server_that_is_down_backs_off(
+    tmp_path: Path, server: SshdServer  # noqa: F811
+) -> None:
+    """The server goes away after the 850s were picked up: each 997's upload fails with a
+    retryable error, is retried no sooner than 30 s later (not on the very next pass), and
+    nothing is lost: the rows stay queued with their bytes."""
+    pipeline, _inbox, _outbox = _sftp_home(tmp_path, server)
+    amazon = AmazonPartner(make_home(tmp_path / "sim", "sqlite://"), seed=13)
+    name, data, _numbers = amazon.purchase_order_interchange(max_lines=2)
+    _drop(server, name, data)
+    from gateway.pipeline.inbound import pick_up, process_received
+
+    pick_up(pipeline)
+    process_received(pipeline)
+    server.stop()
+    assert run_once(pipeline).interchanges_sent == 0
+    assert run_once(pipeline).interchanges_sent == 0
+    with pipeline.store.transaction() as tx:
+        (ack,) = [e for e in tx.exchanges() if e.direction == "out"]
+        failures = [d for _at, kind, d in tx.events(ack.id) if kind == "send_failed"]
+        assert ack.state == "queued" and len(tx.payload(ack.id)) > 0
+    assert len(failures) == 1 and failures[0]["retry_in"] == 30.0
+    assert failures[0]["permanent"] is False
