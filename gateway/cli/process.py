@@ -39,7 +39,8 @@ def run_process(args: argparse.Namespace) -> int:
         pipeline.store.dispose()
     figures = summary.as_dict()
     if args.json:
-        print(json.dumps({**figures, "unreachable": pipeline.unreachable}, indent=2))
+        extra = {"unreachable": pipeline.unreachable} if pipeline.unreachable else {}
+        print(json.dumps({**figures, **extra}, indent=2))
     else:
         print(" ".join(f"{name}={value}" for name, value in figures.items()))
     for partner, reason in pipeline.unreachable.items():
