@@ -107,14 +107,9 @@ Money = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, max_digits=15)
 #: A money amount in whole cents (X12 N2 elements such as TDS01 and SAC05), not negative.
 Cents = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, max_digits=15), _places(2),
                   _DECIMAL_SCHEMA]  # fmt: skip
-#: A signed money amount (a charge is positive, an allowance is carried as a kind).
-Amount = Annotated[Decimal, BeforeValidator(_decimal), Field(max_digits=15), _places(2),
-                   _DECIMAL_SCHEMA]  # fmt: skip
 #: A quantity: not negative, up to 3 decimal places (X12 R, e.g. weights).
 Quantity = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, max_digits=15), _places(3),
                      _DECIMAL_SCHEMA]  # fmt: skip
-#: A count of cartons, pallets, lines: a whole number.
-Count = Annotated[int, Field(ge=0, le=999_999_999)]
 
 #: An X12 unit of measure code (element 355) the maps accept: ``EA`` each, ``CA`` case,
 #: ``CT`` carton, ``PK`` package, ``BX`` box, ``DZ`` dozen, ``PL`` pallet, ``UN`` unit,

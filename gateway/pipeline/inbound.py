@@ -36,8 +36,6 @@ from gateway.x12 import Interchange, parse
 
 #: How many findings the reason of an exchange lists at most.
 _MAX_REASONS = 20
-#: States an inbound exchange ends its processing in.
-PROCESSED_STATES = ("delivering", "processed", "rejected", "duplicate", "quarantined")
 
 
 def pick_up(pipeline: Pipeline) -> int:

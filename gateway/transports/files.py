@@ -266,6 +266,20 @@ def _read_at(dir_fd: int, name: str, where: object) -> bytes:
         os.close(fd)
 
 
+def _regular_file(dir_fd: int, root: Path, name: str, refusal: str) -> os.stat_result | None:
+    """The stat of ``name`` in the directory, without following a symlink; None when it
+    does not exist; UnsafePathError (``refusal``) when it is not a regular file."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _failed("cannot stat", root / name, exc) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafePathError(root / name, refusal)
+    return info
+
+
 def _fsync_dir(dir_fd: int, where: Path) -> None:
     try:
         os.fsync(dir_fd)
@@ -374,14 +388,8 @@ def publish_file(directory: str | os.PathLike[str], name: str) -> bool:
     root = resolve_root(directory)
     part = _part(name)
     with _open_dir(root) as dir_fd:
-        try:
-            info = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
+        if _regular_file(dir_fd, root, part, "staged file is not a regular file") is None:
             return False
-        except OSError as exc:
-            raise _failed("cannot stat", root / part, exc) from exc
-        if not stat.S_ISREG(info.st_mode):
-            raise UnsafePathError(root / part, "staged file is not a regular file")
         try:
             _rename_noreplace(dir_fd, part, dir_fd, name)
         except FileNotFoundError:
@@ -445,14 +453,8 @@ def claim_file(
     name = safe_name(name)
     root = resolve_root(directory)
     with _open_dir(root) as dir_fd:
-        try:
-            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
+        if _regular_file(dir_fd, root, name, "is a symlink or not a regular file; refused") is None:
             return None
-        except OSError as exc:
-            raise _failed("cannot stat", root / name, exc) from exc
-        if not stat.S_ISREG(info.st_mode):
-            raise UnsafePathError(root / name, "is a symlink or not a regular file; refused")
         with _open_subdir(dir_fd, root, directory, processing_dir) as (proc_fd, proc_root):
             try:
                 _rename_noreplace(dir_fd, name, proc_fd, name)
