@@ -9,6 +9,8 @@
     settle_seconds = 2.0                 # a file younger than this may still be being written
     ack_timeout_hours = 24               # an outbound group without a 997 after this is overdue
     po_ack_due_hours = 24                # a PO without an 855 sent after this is late
+    http_host = "127.0.0.1"              # the HTTP server: AS2 endpoints, /healthz
+    http_port = 8080
 
     [[partners]]
     name = "amazon"
@@ -64,23 +66,128 @@ class PartyId(BaseModel):
         return f"{self.qualifier}:{self.id}"
 
 
-class SftpEndpoint(BaseModel):
-    """One SFTP account: where it is, who we are, and the host key(s) we trust."""
+def read_secret(
+    what: str, env: str | None, file: Path | None, environ: dict[str, str] | None = None
+) -> str | None:
+    """A secret (a key passphrase) from the environment variable ``env`` or the file ``file``
+    (its first line, without the line break); None when neither is configured. Raises
+    :class:`~gateway.errors.ConfigError` naming ``what`` and the source, never the value."""
+    environ = dict(os.environ) if environ is None else environ
+    if env:
+        value = environ.get(env)
+        if value is None:
+            raise ConfigError(f"{what}: environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read {str(file)!r}: {exc.strerror}") from None
+    return None
+
+
+class _SecretSource(BaseModel):
+    """Where a passphrase comes from: ``passphrase_env`` or ``passphrase_file``, not both."""
 
     model_config = _STRICT
+    passphrase_env: str | None = None
+    passphrase_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_passphrase_source(self) -> _SecretSource:
+        if self.passphrase_env and self.passphrase_file:
+            raise ValueError("give passphrase_env or passphrase_file, not both")
+        return self
+
+
+#: AS2 identifiers (RFC 4130 section 6.2): 1 to 128 printable ASCII characters, quoted when
+#: they contain blanks; we refuse quotes and backslashes so that a header never needs escaping.
+_AS2_ID = r"^[!#-\[\]-~]([ !#-\[\]-~]{0,126}[!#-\[\]-~])?$"
+
+Cipher = Literal["aes128-cbc", "aes192-cbc", "aes256-cbc", "des-ede3-cbc"]
+KeyEncryption = Literal["rsa-pkcs1v15", "rsa-oaep", "rsa-oaep-sha256"]
+Digest = Literal["sha1", "sha224", "sha256", "sha384", "sha512", "md5"]
+
+
+class As2Key(_SecretSource):
+    """One certificate of ours with its private key (PEM or DER; passphrase from a secret)."""
+
+    certificate: Path
+    private_key: Path
+
+
+class As2Station(BaseModel):
+    """Our AS2 station: our AS2 id, our certificate and key (signing our messages and MDNs,
+    decrypting what partners send), during a rollover the previous one too (still accepted
+    for decryption), the URL partners post asynchronous MDNs to, and the body limit."""
+
+    model_config = _STRICT
+    as2_id: str = Field(pattern=_AS2_ID)
+    key: As2Key
+    previous_key: As2Key | None = None
+    #: Our ``/as2/mdn`` URL as partners reach it (Receipt-Delivery-Option on what we send).
+    mdn_url: str | None = Field(default=None, pattern=r"^https?://")
+    #: Bodies above this are refused with HTTP 413 (reliability.md policy: 50 MB).
+    body_limit: int = Field(default=50 * 1024 * 1024, gt=0)
+    #: The ``Reporting-UA`` of our MDNs.
+    user_agent: str = "acorn-gateway"
+
+    def all_keys(self) -> list[As2Key]:
+        """Our keys, current first."""
+        return [self.key] + ([self.previous_key] if self.previous_key else [])
+
+
+class As2Partnership(BaseModel):
+    """AS2 with one partner (RFC 4130): its AS2 id and URL, its certificates (two during a
+    rollover), how we protect what we send, what we require of what it sends, how MDNs are
+    asked for, and how long and how often we try."""
+
+    model_config = _STRICT
+    as2_id: str = Field(pattern=_AS2_ID)
+    url: str = Field(pattern=r"^https?://")
+    certificates: list[Path] = Field(min_length=1, max_length=2)
+    #: What we send: signed with ``signature`` (None: unsigned), encrypted with
+    #: ``encryption`` (None: in clear), compressed (RFC 5402) when ``compress``.
+    signature: Digest | None = "sha256"
+    encryption: Cipher | None = "aes256-cbc"
+    key_encryption: KeyEncryption = "rsa-pkcs1v15"
+    compress: bool = False
+    #: The MDN we ask for: ``sync`` (in the HTTP answer), ``async`` (posted to our
+    #: ``as2.mdn_url`` later) or ``none``; signed with ``mdn_digest`` when ``mdn_signed``.
+    mdn: Literal["sync", "async", "none"] = "sync"
+    mdn_signed: bool = True
+    mdn_digest: Digest = "sha256"
+    #: What the partner must do (Amazon: sign and encrypt; reliability.md T5 c).
+    require_signature: bool = True
+    require_encryption: bool = True
+    #: MIC and signature digests accepted from the partner: md5 only when listed here
+    #: (reliability.md policy), sha1 for old partners.
+    accepted_digests: list[Digest] = Field(
+        default_factory=lambda: ["sha1", "sha224", "sha256", "sha384", "sha512"], min_length=1
+    )
+    content_type: str = "application/edi-x12"
+    connect_timeout: float = Field(default=30.0, gt=0)
+    read_timeout: float = Field(default=300.0, gt=0)
+    #: Tries of a send (the same Message-ID and bytes each time) before it fails with an alert.
+    max_attempts: int = Field(default=6, ge=1)
+    #: Minutes to wait for an asynchronous MDN before sending again.
+    async_mdn_wait_minutes: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _mdn_digest_allowed(self) -> As2Partnership:
+        if self.signature == "md5":
+            raise ValueError("signature: we never sign with md5 (reliability.md policy)")
+        return self
+
+
+class SftpEndpoint(_SecretSource):
+    """One SFTP account: where it is, who we are, and the host key(s) we trust."""
+
     host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
     user: str = Field(min_length=1)
     private_key: Path
-    passphrase_env: str | None = None
-    passphrase_file: Path | None = None
     known_hosts: Path
-
-    @model_validator(mode="after")
-    def _one_passphrase_source(self) -> SftpEndpoint:
-        if self.passphrase_env and self.passphrase_file:
-            raise ValueError("give passphrase_env or passphrase_file, not both")
-        return self
 
 
 class SftpSettings(BaseModel):
@@ -146,9 +253,10 @@ class Partner(BaseModel):
     #: ``{isa13}`` so that names are unique (Amazon's SFTP asks for unique names).
     file_name_pattern: str = Field(default="{our_id}_{set}_{isa13}.edi",
                                    pattern=r"\{isa13\}")  # fmt: skip
-    transport: Literal["folder", "sftp"] = "folder"
+    transport: Literal["folder", "sftp", "as2"] = "folder"
     folder: FolderSettings | None = None
     sftp: SftpSettings | None = None
+    as2: As2Partnership | None = None
 
     @field_validator("file_name_pattern")
     @classmethod
@@ -179,6 +287,9 @@ class GatewaySettings(BaseModel):
     ack_timeout_hours: float = Field(default=24, gt=0)
     po_ack_due_hours: float = Field(default=24, gt=0)
     lease_seconds: float = Field(default=300, gt=0)
+    #: Where the HTTP server (AS2 endpoints, health) listens.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
 
 
 class Config(BaseModel):
@@ -186,6 +297,7 @@ class Config(BaseModel):
 
     model_config = _STRICT
     gateway: GatewaySettings = GatewaySettings()
+    as2: As2Station | None = None
     partners: list[Partner] = Field(min_length=1)
 
     def partner(self, name: str) -> Partner:
@@ -194,6 +306,17 @@ class Config(BaseModel):
             if partner.name == name:
                 return partner
         raise ConfigError(f"partners: no partner named {name!r}")
+
+    def partner_by_as2(self, as2_from: str, as2_to: str) -> Partner | None:
+        """The AS2 partner sending as ``as2_from`` to our ``as2_to``, if that pair is
+        configured (RFC 4130 section 6.2: AS2 ids compare exactly, case included)."""
+        if self.as2 is None or as2_to != self.as2.as2_id:
+            return None
+        for partner in self.partners:
+            if partner.as2 is not None and partner.transport == "as2" \
+                    and partner.as2.as2_id == as2_from:
+                return partner
+        return None
 
     def partner_by_id(self, party: str) -> Partner | None:
         """The partner whose ``id`` is ``QUALIFIER:ID`` (ISA05:ISA06 as sent), if any."""
@@ -227,8 +350,27 @@ def _absolute(config: Config, base: Path) -> Config:
             partner = partner.model_copy(update={"folder": folder})
         if partner.sftp is not None:
             partner = partner.model_copy(update={"sftp": partner.sftp.with_base(base)})
+        if partner.as2 is not None:
+            certificates = [fix(path) for path in partner.as2.certificates]
+            partner = partner.model_copy(
+                update={"as2": partner.as2.model_copy(update={"certificates": certificates})}
+            )
         partners.append(partner)
-    return config.model_copy(update={"gateway": gateway, "partners": partners})
+    station = config.as2
+    if station is not None:
+
+        def key(k: As2Key | None) -> As2Key | None:
+            if k is None:
+                return None
+            file = fix(k.passphrase_file) if k.passphrase_file else None
+            return k.model_copy(update={"certificate": fix(k.certificate),
+                                        "private_key": fix(k.private_key),
+                                        "passphrase_file": file})  # fmt: skip
+
+        station = station.model_copy(
+            update={"key": key(station.key), "previous_key": key(station.previous_key)}
+        )
+    return config.model_copy(update={"gateway": gateway, "partners": partners, "as2": station})
 
 
 def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Config:
@@ -263,4 +405,17 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Conf
             raise ConfigError(f"{path}: partners.{partner.name}.folder is required")
         if partner.transport == "sftp" and partner.sftp is None:
             raise ConfigError(f"{path}: partners.{partner.name}.sftp is required")
+        if partner.transport == "as2" and partner.as2 is None:
+            raise ConfigError(f"{path}: partners.{partner.name}.as2 is required")
+        if partner.transport == "as2" and config.as2 is None:
+            raise ConfigError(f"{path}: as2 (our AS2 station) is required by partner "
+                              f"{partner.name}")  # fmt: skip
+        if partner.as2 is not None and partner.as2.mdn == "async" and (
+            config.as2 is None or config.as2.mdn_url is None
+        ):
+            raise ConfigError(f"{path}: partners.{partner.name}.as2.mdn is async: "
+                              "as2.mdn_url is required")  # fmt: skip
+    pairs = [p.as2.as2_id for p in config.partners if p.as2 is not None and p.transport == "as2"]
+    for as2_id in {a for a in pairs if pairs.count(a) > 1}:
+        raise ConfigError(f"{path}: partners: AS2 id {as2_id!r} is used by more than one partner")
     return _absolute(config, path.resolve().parent)

@@ -19,6 +19,7 @@ from gateway.cli.inspect import add_inspect
 from gateway.cli.process import add_process
 from gateway.cli.render import add_render
 from gateway.cli.schemas import add_schemas
+from gateway.cli.serve import add_serve
 from gateway.cli.translate import add_translate
 from gateway.cli.validate import add_validate
 from gateway.errors import AcornError
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_process(commands)
     add_chain(commands)
     add_doctor(commands)
+    add_serve(commands)
     return parser
 
 

@@ -1,9 +1,12 @@
-"""``acorn doctor``: can the gateway reach each partner?
+"""``acorn doctor``: can the gateway reach each partner, and are its certificates good?
 
 Per partner and endpoint: the transport, whether it connects, the host key the server
 showed and whether it matches the pin (SFTP); for the folder transport, whether its two
-folders exist and are writable. Exit 0 when everything answers, 3 when something does
-not (design.md: a transport or service unreachable).
+folders exist and are writable; for AS2, whether the partner's URL accepts a connection.
+Then every AS2 certificate (ours and each partner's) with its fingerprint and days left.
+Exit 0 when everything answers and every certificate is valid, 3 when something does not
+answer (design.md: a transport or service unreachable), 1 when a certificate has expired,
+is not yet valid or cannot be read (a check failed).
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import os
 from typing import Any
 
 from gateway.cli.setup import add_config_argument
-from gateway.config import load_config
+from gateway.config import Config, load_config
+from gateway.store import utcnow
+from gateway.transports.as2.client import probe
+from gateway.transports.as2.station import certificate_report
 from gateway.transports.sftp import SftpTransport
 
-EXIT_OK, EXIT_UNREACHABLE = 0, 3
+EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 3
 
 
 def add_doctor(commands: Any) -> None:
@@ -39,6 +45,13 @@ def checks(config: Any) -> list[dict[str, Any]]:
             for result in SftpTransport("sftp", partner.sftp).probe():
                 found.append({"partner": partner.name, "transport": "sftp", **result})
             continue
+        if partner.transport == "as2":
+            assert partner.as2 is not None
+            error = probe(partner.as2.url, partner.as2.connect_timeout)
+            found.append({"partner": partner.name, "transport": "as2", "endpoint": "url",
+                          "where": partner.as2.url, "connects": error is None,
+                          "host_key": None, "pinned": None, "error": error})  # fmt: skip
+            continue
         assert partner.folder is not None
         for role, folder in (("incoming", partner.folder.incoming),
                              ("outgoing", partner.folder.outgoing)):  # fmt: skip
@@ -50,11 +63,24 @@ def checks(config: Any) -> list[dict[str, Any]]:
     return found
 
 
+def certificates(config: Config) -> list[dict[str, Any]]:
+    """Every AS2 certificate with its days left (see the module docstring)."""
+    return [
+        {"owner": c.owner, "path": c.path, "subject": c.subject, "fingerprint": c.fingerprint,
+         "not_after": None if c.subject == "-" else c.not_after.isoformat(),
+         "days_left": c.days_left, "problem": c.problem}
+        for c in certificate_report(config, utcnow())
+    ]  # fmt: skip
+
+
 def run_doctor(args: argparse.Namespace) -> int:
-    """Print the checks; 3 when any endpoint does not answer."""
-    results = checks(load_config(args.config))
+    """Print the checks; 3 when any endpoint does not answer, 1 when a certificate is not
+    valid."""
+    config = load_config(args.config)
+    results = checks(config)
+    certs = certificates(config)
     if args.json:
-        print(json.dumps({"checks": results}, indent=2))
+        print(json.dumps({"checks": results, "certificates": certs}, indent=2))
     else:
         for r in results:
             state = "ok" if r["connects"] else "UNREACHABLE"
@@ -63,4 +89,10 @@ def run_doctor(args: argparse.Namespace) -> int:
             error = f"  {r['error']}" if r["error"] else ""
             print(f"{r['partner']} {r['transport']} {r['endpoint']} {r['where']}: {state}"
                   f"{key}{error}")  # fmt: skip
-    return EXIT_OK if all(r["connects"] for r in results) else EXIT_UNREACHABLE
+        for c in certs:
+            state = c["problem"] or f"{c['days_left']} days left"
+            print(f"certificate {c['owner']} {c['path']}: {c['subject']} {c['fingerprint']}: "
+                  f"{state}")  # fmt: skip
+    if not all(r["connects"] for r in results):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED if any(c["problem"] for c in certs) else EXIT_OK

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from gateway.config import Config, Partner
+from gateway.errors import ConfigError
 from gateway.store import ExchangeRecord, Store, utcnow
 from gateway.transports import FolderTransport, Transport, ensure_dir
+from gateway.transports.as2.station import PartnerStation, Station
 from gateway.transports.sftp import SftpTransport
 
 
@@ -31,6 +33,25 @@ class Pipeline:
     _transports: dict[str, Transport] = field(default_factory=dict)
     #: Partners whose transport could not be reached in this pass, with the reason.
     unreachable: dict[str, str] = field(default_factory=dict)
+    _station: Station | None = None
+    _as2_partners: dict[str, PartnerStation] = field(default_factory=dict)
+
+    def as2_station(self) -> Station:
+        """Our AS2 station, certificates and keys loaded once (ConfigError when the
+        configuration has none or a key cannot be loaded)."""
+        if self._station is None:
+            if self.config.as2 is None:
+                raise ConfigError("as2: our AS2 station is not configured")
+            self._station = Station.load(self.config.as2)
+        return self._station
+
+    def as2_partner(self, partner: Partner) -> PartnerStation:
+        """The AS2 side of ``partner``, its certificates loaded once."""
+        if partner.name not in self._as2_partners:
+            if partner.as2 is None:
+                raise ConfigError(f"partners.{partner.name}.as2 is not configured")
+            self._as2_partners[partner.name] = PartnerStation.load(partner.name, partner.as2)
+        return self._as2_partners[partner.name]
 
     def transport(self, partner: Partner) -> Transport:
         """The transport that carries files to and from ``partner``."""

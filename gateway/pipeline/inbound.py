@@ -45,6 +45,8 @@ def pick_up(pipeline: Pipeline) -> int:
     fails: the next poll sees the file again, finds its row, and removes it then."""
     stored = 0
     for partner in pipeline.config.partners:
+        if partner.transport == "as2":
+            continue  # AS2 partners post to us (gateway.pipeline.as2_inbound)
         transport = pipeline.transport(partner)
         try:
             items = transport.poll()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from gateway.pipeline.as2_inbound import send_owed_mdns
+from gateway.pipeline.as2_outbound import resend_unacknowledged
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.delivery import deliver
 from gateway.pipeline.inbound import pick_up, process_received
@@ -39,7 +41,9 @@ def run_once(pipeline: Pipeline) -> PassSummary:
     delivered = deliver(pipeline)
     exports = collect_exports(pipeline)
     queued = render_exports(pipeline)
+    resend_unacknowledged(pipeline)
     sent = send(pipeline)
+    send_owed_mdns(pipeline)
     clocks = reconcile(pipeline)
     return PassSummary(received, processed, delivered, exports, queued, sent,
                        clocks.overdue_groups, clocks.due_orders, clocks.late_orders)  # fmt: skip

@@ -11,15 +11,11 @@ has nothing staged any more the file was published already: the row is only mark
 from __future__ import annotations
 
 from gateway.crashpoints import crashpoint
-from gateway.errors import PermanentTransportError, TransportError
+from gateway.errors import ConfigError, PermanentTransportError, TransportError
+from gateway.pipeline.as2_outbound import send_as2
 from gateway.pipeline.context import Pipeline
+from gateway.pipeline.retry import retry_delay
 from gateway.transports import Outgoing
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` failed ones: 30 s doubling, capped
-    at one hour."""
-    return float(min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def send(pipeline: Pipeline) -> int:
@@ -27,6 +23,21 @@ def send(pipeline: Pipeline) -> int:
     sent = 0
     for exchange in pipeline.claimed(states=["queued", "staged"]):
         partner = pipeline.config.partner(exchange.partner)
+        if partner.transport == "as2":
+            # AS2 is a message exchange with receipts, not a file drop: its own steps.
+            try:
+                sent += send_as2(pipeline, exchange, partner)
+            except ConfigError as exc:
+                pipeline.unreachable[partner.name] = str(exc)
+                # An expired partner certificate, a key that cannot be loaded: nothing is
+                # sent with it, the row waits, and an operator is told (reliability.md T10).
+                with pipeline.store.transaction() as tx:
+                    tx.event(exchange.id, "send_failed", reason=str(exc), permanent=True)
+                    tx.raise_alert(key=f"as2_configuration:{partner.name}",
+                                   kind="as2_configuration", partner=partner.name,
+                                   subject=f"{partner.name}: AS2 cannot send", detail=str(exc))
+                    tx.back_off(exchange.id, retry_delay(exchange.attempts))
+            continue
         transport = pipeline.transport(partner)
         try:
             if exchange.state == "queued":

@@ -4,6 +4,8 @@ The only importer of SQLAlchemy and Alembic (design.md).
 """
 
 from gateway.store.store import (
+    AlertRecord,
+    As2MessageRecord,
     DocumentRecord,
     ExchangeRecord,
     GroupRecord,
@@ -12,4 +14,7 @@ from gateway.store.store import (
     utcnow,
 )
 
-__all__ = ["DocumentRecord", "ExchangeRecord", "GroupRecord", "Repository", "Store", "utcnow"]
+__all__ = [
+    "AlertRecord",
+    "As2MessageRecord",
+    "DocumentRecord", "ExchangeRecord", "GroupRecord", "Repository", "Store", "utcnow"]

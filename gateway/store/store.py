@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import LeaseLost, StoreError
 from gateway.store.tables import (
+    Alert,
+    As2Message,
     Counter,
     DocumentRow,
     Event,
@@ -90,6 +92,65 @@ class GroupRecord:
     functional_id: str
     control_number: str
     ack_status: str | None
+
+
+@dataclass(frozen=True)
+class As2MessageRecord:
+    """An AS2 message row without its bytes (``Repository.as2_body`` / ``as2_mdn``)."""
+
+    id: int
+    direction: str
+    partner: str | None
+    message_id: str
+    as2_from: str
+    as2_to: str
+    exchange_id: int | None
+    status: str
+    reason: str | None
+    headers: dict[str, str]
+    body_sha256: str | None
+    mic: str | None
+    disposition: str | None
+    certificate: str | None
+    mdn_mode: str
+    mdn_url: str | None
+    mdn_state: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert: open while ``cleared_at`` is None."""
+
+    id: int
+    key: str
+    kind: str
+    partner: str | None
+    subject: str
+    detail: str | None
+    exchange_id: int | None
+    raised_at: datetime
+    cleared_at: datetime | None
+    notified_at: datetime | None
+    recovery_notified_at: datetime | None
+
+
+def _as2(row: As2Message) -> As2MessageRecord:
+    return As2MessageRecord(
+        row.id, row.direction, row.partner, row.message_id, row.as2_from, row.as2_to,
+        row.exchange_id, row.status, row.reason, json.loads(row.headers), row.body_sha256,
+        row.mic, row.disposition, row.certificate, row.mdn_mode, row.mdn_url, row.mdn_state,
+        row.attempts, row.next_attempt_at, row.created_at,
+    )  # fmt: skip
+
+
+def _alert(row: Alert) -> AlertRecord:
+    return AlertRecord(
+        row.id, row.key, row.kind, row.partner, row.subject, row.detail, row.exchange_id,
+        row.raised_at, row.cleared_at, row.notified_at, row.recovery_notified_at,
+    )  # fmt: skip
 
 
 def _exchange(row: Exchange) -> ExchangeRecord:
@@ -500,6 +561,151 @@ class Repository:
              "business_key": t.business_key, "ack": t.ack_status}
             for i, g, t in rows
         ]  # fmt: skip
+
+    # -- AS2 messages ----------------------------------------------------------------------
+
+    def add_as2_message(
+        self,
+        *,
+        direction: str,
+        message_id: str,
+        as2_from: str,
+        as2_to: str,
+        status: str,
+        headers: dict[str, str],
+        mdn_mode: str,
+        partner: str | None = None,
+        dedupe_key: str | None = None,
+        exchange_id: int | None = None,
+        reason: str | None = None,
+        body: bytes | None = None,
+        body_sha256: str | None = None,
+        mic: str | None = None,
+        disposition: str | None = None,
+        certificate: str | None = None,
+        mdn: bytes | None = None,
+        mdn_url: str | None = None,
+        mdn_state: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> int | None:
+        """Record an AS2 message; None when ``dedupe_key`` is already taken (the same
+        Message-ID was processed first by someone else: the UNIQUE constraint decides)."""
+        now = utcnow()
+        row = As2Message(
+            direction=direction, partner=partner, message_id=message_id, as2_from=as2_from,
+            as2_to=as2_to, dedupe_key=dedupe_key, exchange_id=exchange_id, status=status,
+            reason=reason, headers=json.dumps(headers), body=body, body_sha256=body_sha256,
+            mic=mic, disposition=disposition, certificate=certificate, mdn_mode=mdn_mode,
+            mdn=mdn, mdn_url=mdn_url, mdn_state=mdn_state, attempts=0,
+            next_attempt_at=next_attempt_at, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if dedupe_key is None:
+            self._s.add(row)
+            self._s.flush()
+            return row.id
+        return row.id if self._insert(row) else None
+
+    def as2_message(self, message_id: int) -> As2MessageRecord:
+        """One AS2 message by row id."""
+        return _as2(self._s.get_one(As2Message, message_id))
+
+    def as2_by_key(self, dedupe_key: str) -> As2MessageRecord | None:
+        """The message that holds ``dedupe_key``, if any."""
+        row = self._s.scalars(select(As2Message).where(As2Message.dedupe_key == dedupe_key))
+        found = row.first()
+        return _as2(found) if found else None
+
+    def as2_of_exchange(self, exchange_id: int, direction: str) -> As2MessageRecord | None:
+        """The latest AS2 message carrying an exchange in ``direction``."""
+        row = self._s.scalars(
+            select(As2Message)
+            .where(As2Message.exchange_id == exchange_id, As2Message.direction == direction)
+            .order_by(As2Message.id.desc())
+        ).first()  # fmt: skip
+        return _as2(row) if row else None
+
+    def as2_messages(
+        self, *, direction: str | None = None, message_id: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[As2MessageRecord]:  # fmt: skip
+        """AS2 messages, oldest first, filtered by direction, Message-ID and status."""
+        query = select(As2Message).order_by(As2Message.id)
+        if direction:
+            query = query.where(As2Message.direction == direction)
+        if message_id is not None:
+            query = query.where(As2Message.message_id == message_id)
+        if statuses:
+            query = query.where(As2Message.status.in_(statuses))
+        return [_as2(row) for row in self._s.scalars(query)]
+
+    def as2_body(self, message_id: int) -> bytes | None:
+        """The raw HTTP body of an AS2 message (the evidence)."""
+        return self._s.scalars(select(As2Message.body).where(As2Message.id == message_id)).one()
+
+    def as2_mdn(self, message_id: int) -> bytes | None:
+        """The exact MDN (headers, blank line, body) sent for or received about a message."""
+        return self._s.scalars(select(As2Message.mdn).where(As2Message.id == message_id)).one()
+
+    def update_as2_message(self, message_id: int, **values: Any) -> None:
+        """Change columns of an AS2 message (``status``, ``mdn``, ``mdn_state``...);
+        ``attempts_plus=1`` adds to the attempts."""
+        step = values.pop("attempts_plus", 0)
+        if step:
+            values["attempts"] = As2Message.attempts + step
+        values["updated_at"] = utcnow()
+        self._s.execute(update(As2Message).where(As2Message.id == message_id).values(**values))
+
+    def claim_due_mdns(self, now: datetime, lease_seconds: float, limit: int = 20) -> list[
+        As2MessageRecord
+    ]:  # fmt: skip
+        """Asynchronous MDNs we owe whose next try is due, each taken by moving its next try
+        ``lease_seconds`` ahead with a conditional UPDATE: two processes never post the same
+        MDN at the same time, and a process that dies leaves it due again after the lease."""
+        ids = self._s.scalars(
+            select(As2Message.id)
+            .where(As2Message.mdn_state == "pending", As2Message.next_attempt_at <= now)
+            .order_by(As2Message.next_attempt_at).limit(limit)
+        ).all()  # fmt: skip
+        taken = []
+        for message_id in ids:
+            result = self._s.execute(
+                update(As2Message)
+                .where(As2Message.id == message_id, As2Message.mdn_state == "pending",
+                       As2Message.next_attempt_at <= now)
+                .values(next_attempt_at=now + timedelta(seconds=lease_seconds),
+                        attempts=As2Message.attempts + 1, updated_at=utcnow())
+            )  # fmt: skip
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                taken.append(self.as2_message(message_id))
+        return taken
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    def raise_alert(
+        self, *, key: str, kind: str, subject: str, detail: str | None = None,
+        partner: str | None = None, exchange_id: int | None = None,
+    ) -> bool:  # fmt: skip
+        """Open an alert for the condition ``key``; False when one is already open for it
+        (one alert per condition until it clears)."""
+        row = Alert(key=key, open_key=key, kind=kind, partner=partner, subject=subject[:300],
+                    detail=detail, exchange_id=exchange_id, raised_at=utcnow())  # fmt: skip
+        return self._insert(row)
+
+    def clear_alert(self, key: str) -> bool:
+        """Close the open alert of ``key``; False when none was open."""
+        result = self._s.execute(
+            update(Alert).where(Alert.open_key == key).values(open_key=None, cleared_at=utcnow())
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def alerts(self, *, open_only: bool = False, kind: str | None = None) -> list[AlertRecord]:
+        """Alerts, oldest first (only the open ones; of one kind)."""
+        query = select(Alert).order_by(Alert.id)
+        if open_only:
+            query = query.where(Alert.open_key.is_not(None))
+        if kind:
+            query = query.where(Alert.kind == kind)
+        return [_alert(row) for row in self._s.scalars(query)]
 
 
 class Store:

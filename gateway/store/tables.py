@@ -188,3 +188,76 @@ class Counter(Base):
     partner: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(8), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class As2Message(Base):
+    """One AS2 message (RFC 4130), received or sent, with its evidence (reliability.md G5).
+
+    Inbound: the raw HTTP body and headers as received, the MIC we computed, the
+    disposition and the exact MDN we answered with (``mdn``); ``status`` is ``processed``
+    (payload stored as ``exchange_id``), ``failed`` (an error MDN went back) or
+    ``refused`` (HTTP 400/403/413, no MDN; an audit row of bounded size). Outbound: the
+    exact message we post (every retry posts these bytes under the same Message-ID), the MIC
+    we expect back, and the partner's MDN once it arrives.
+
+    ``dedupe_key`` (a hash of direction, AS2-From, AS2-To and Message-ID) is set only on a
+    message that succeeded (inbound) or was built (outbound): UNIQUE, so the same Message-ID
+    is processed once however many times it is posted at once, while a failed message never
+    blocks a good resend (reliability.md 1.3, django-pyas2#33). An asynchronous MDN we owe
+    (``mdn_url``) is retried with backoff: ``mdn_state`` ``pending`` until ``delivered``.
+    """
+
+    __tablename__ = "as2_messages"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_as2_message"),
+        Index("ix_as2_message_id", "message_id"),
+        Index("ix_as2_mdn_state", "mdn_state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    partner: Mapped[str | None] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(1000))
+    as2_from: Mapped[str] = mapped_column(String(130))
+    as2_to: Mapped[str] = mapped_column(String(130))
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    mic: Mapped[str | None] = mapped_column(String(200))
+    disposition: Mapped[str | None] = mapped_column(String(300))
+    certificate: Mapped[str | None] = mapped_column(String(100))
+    mdn_mode: Mapped[str] = mapped_column(String(8))
+    mdn: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    mdn_url: Mapped[str | None] = mapped_column(String(1000))
+    mdn_state: Mapped[str | None] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime())
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    updated_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class Alert(Base):
+    """A condition an operator must know about (a rejected document, an overdue 997, a send
+    that failed, a certificate near its end...). ``open_key`` holds ``key`` while the alert
+    is open and NULL once it clears: UNIQUE, so one condition raises one alert until it
+    clears, however many processes notice it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("open_key", name="uq_alert_open"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    partner: Mapped[str | None] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str | None] = mapped_column(Text)
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"))
+    raised_at: Mapped[datetime] = mapped_column(DateTime())
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime())
+    recovery_notified_at: Mapped[datetime | None] = mapped_column(DateTime())

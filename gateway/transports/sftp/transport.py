@@ -42,7 +42,9 @@ from typing import Any
 import paramiko
 from paramiko.hostkeys import HostKeyEntry, HostKeys
 
+from gateway.config import read_secret
 from gateway.errors import (
+    ConfigError,
     FileConflictError,
     HostKeyError,
     PermanentTransportError,
@@ -158,21 +160,11 @@ def load_private_key(
             f"private key {str(path)!r}: mode {stat.S_IMODE(mode):04o} lets others read it; "
             "chmod 600"
         )
-    passphrase: str | None = None
-    if endpoint.passphrase_env:
-        passphrase = environ.get(endpoint.passphrase_env)
-        if passphrase is None:
-            raise PermanentTransportError(
-                f"private key {str(path)!r}: environment variable {endpoint.passphrase_env} "
-                "(its passphrase) is not set"
-            )
-    elif endpoint.passphrase_file:
-        try:
-            passphrase = Path(endpoint.passphrase_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise PermanentTransportError(
-                f"passphrase file {str(endpoint.passphrase_file)!r}: cannot read: {exc.strerror}"
-            ) from None
+    try:
+        passphrase = read_secret(f"private key {str(path)!r} (its passphrase)",
+                                 endpoint.passphrase_env, endpoint.passphrase_file, environ)
+    except ConfigError as exc:
+        raise PermanentTransportError(str(exc)) from None
     try:
         secret = passphrase.encode("utf-8") if passphrase is not None else None
         return paramiko.PKey.from_path(path, secret)  # type: ignore[arg-type]

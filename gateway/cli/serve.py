@@ -1,0 +1,57 @@
+"""``acorn serve``: the HTTP side of the gateway alone (AS2 endpoints and ``/healthz``).
+
+It receives AS2 messages (stored, answered with MDNs) and asynchronous MDNs; the
+processing of what arrives is ``acorn process`` (or the daemon's schedule). Listens on
+``gateway.http_host``/``http_port`` unless ``--host``/``--port`` say otherwise; ``--port 0``
+takes a free port. The first line printed is ``listening on http://HOST:PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+from gateway.cli.setup import add_config_argument, open_pipeline
+from gateway.errors import ConfigError
+from gateway.web import GatewayApp
+
+
+def add_serve(commands: Any) -> None:
+    """Register ``serve``."""
+    parser = commands.add_parser(
+        "serve", help="serve the AS2 endpoints over HTTP",
+        description="Serve POST /as2, POST /as2/mdn and GET /healthz until stopped.",
+    )  # fmt: skip
+    add_config_argument(parser)
+    parser.add_argument("--host", help="address to listen on (default gateway.http_host)")
+    parser.add_argument("--port", type=int, help="port (default gateway.http_port; 0: any)")
+    parser.add_argument("--workers", type=int, default=8, help="worker threads (default 8)")
+    parser.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; 0 after a clean stop."""
+    pipeline = open_pipeline(args)
+    if pipeline.config.as2 is not None:
+        pipeline.as2_station()  # a key that cannot be loaded stops us now, not at a POST
+    host = args.host or pipeline.config.gateway.http_host
+    port = pipeline.config.gateway.http_port if args.port is None else args.port
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)  # connections wait in the backlog while uvicorn starts
+    except OSError as exc:
+        raise ConfigError(f"gateway.http_host/http_port: cannot listen on {host}:{port}: "
+                          f"{exc.strerror}") from None  # fmt: skip
+    bound = listener.getsockname()[1]
+    print(f"listening on http://{host}:{bound}", flush=True)
+    config = uvicorn.Config(GatewayApp(pipeline, workers=args.workers), log_level="warning",
+                            lifespan="on", access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run(sockets=[listener])
+    sys.stdout.flush()
+    return 0
