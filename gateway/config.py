@@ -23,6 +23,18 @@
     incoming = "partner/to-us"           # polled for the partner's files
     outgoing = "partner/from-us"         # where files for the partner are published
 
+    [alerts]                             # optional: see gateway.pipeline.alerts and .notify
+    name = "edi-1"                       # how this gateway signs its alerts (default: host)
+    [alerts.webhook]                     # a JSON POST per alert and per recovery
+    url = "https://hooks.example.com/acorn"
+    token_env = "ACORN_WEBHOOK_TOKEN"    # sent as Authorization: Bearer <token>
+    [alerts.email]
+    host = "smtp.example.com"            # port 587 with STARTTLS unless told otherwise
+    sender = "acorn@example.com"
+    recipients = ["edi-team@example.com"]
+    user = "acorn"
+    password_env = "ACORN_SMTP_PASSWORD"
+
 Relative paths are taken from the directory of the configuration file. Any setting of
 ``[gateway]`` can be overridden by an environment variable ``ACORN_<NAME>`` (e.g.
 ``ACORN_DATABASE``). Problems are reported with the setting's path, never a traceback.
@@ -45,6 +57,7 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
+from gateway.log import register_secret
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,17 +86,18 @@ def read_secret(
     (its first line, without the line break); None when neither is configured. Raises
     :class:`~gateway.errors.ConfigError` naming ``what`` and the source, never the value."""
     environ = dict(os.environ) if environ is None else environ
+    value: str | None = None
     if env:
         value = environ.get(env)
         if value is None:
             raise ConfigError(f"{what}: environment variable {env} is not set")
-        return value
-    if file:
+    elif file:
         try:
-            return Path(file).read_text(encoding="utf-8").rstrip("\r\n")
+            value = Path(file).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ConfigError(f"{what}: cannot read {str(file)!r}: {exc.strerror}") from None
-    return None
+    register_secret(value)  # masked in every log line from now on (G6)
+    return value
 
 
 class _SecretSource(BaseModel):
@@ -186,8 +200,19 @@ class SftpEndpoint(_SecretSource):
     host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
     user: str = Field(min_length=1)
-    private_key: Path
+    #: The client key (preferred); or a password from ``password_env``/``password_file``.
+    private_key: Path | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
     known_hosts: Path
+
+    @model_validator(mode="after")
+    def _a_credential(self) -> SftpEndpoint:
+        if self.private_key is None and not (self.password_env or self.password_file):
+            raise ValueError("give private_key, or password_env / password_file")
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        return self
 
 
 class SftpSettings(BaseModel):
@@ -224,6 +249,7 @@ class SftpSettings(BaseModel):
             return e.model_copy(update={
                 "private_key": fix(e.private_key), "known_hosts": fix(e.known_hosts),
                 "passphrase_file": fix(e.passphrase_file),
+                "password_file": fix(e.password_file),
             })  # fmt: skip
 
         return self.model_copy(
@@ -254,6 +280,8 @@ class Partner(BaseModel):
     file_name_pattern: str = Field(default="{our_id}_{set}_{isa13}.edi",
                                    pattern=r"\{isa13\}")  # fmt: skip
     transport: Literal["folder", "sftp", "as2"] = "folder"
+    #: How often ``acorn run`` polls the partner's folder or SFTP inbox (seconds).
+    poll_seconds: float = Field(default=60, gt=0)
     folder: FolderSettings | None = None
     sftp: SftpSettings | None = None
     as2: As2Partnership | None = None
@@ -290,6 +318,70 @@ class GatewaySettings(BaseModel):
     #: Where the HTTP server (AS2 endpoints, health) listens.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    #: Tries of a send over the folder or SFTP transport before it fails with an alert (AS2
+    #: has its own ``max_attempts`` per partnership).
+    max_send_attempts: int = Field(default=10, ge=1)
+    #: Raw bytes, MDNs and evidence are kept this long, then purged (reliability.md policy).
+    retention_days: float = Field(default=400, gt=0)
+
+
+class ScheduleSettings(BaseModel):
+    """How often ``acorn run`` does each job, in seconds (the SFTP poll per partner is the
+    partner's ``poll_seconds``)."""
+
+    model_config = _STRICT
+    process_seconds: float = Field(default=5, gt=0)
+    outbox_seconds: float = Field(default=5, gt=0)
+    send_seconds: float = Field(default=5, gt=0)
+    clocks_seconds: float = Field(default=60, gt=0)
+    certificates_seconds: float = Field(default=3600, gt=0)
+    purge_seconds: float = Field(default=86400, gt=0)
+    notify_seconds: float = Field(default=15, gt=0)
+    #: How long a stopping daemon waits for running jobs before it releases their leases.
+    stop_deadline_seconds: float = Field(default=8, gt=0)
+
+
+class WebhookSettings(BaseModel):
+    """A webhook alerts are POSTed to as JSON, with ``Authorization: Bearer <token>`` when a
+    token is configured (from ``token_env`` or ``token_file``, never written in the file)."""
+
+    model_config = _STRICT
+    url: str = Field(pattern=r"^https?://")
+    token_env: str | None = None
+    token_file: Path | None = None
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
+class EmailSettings(BaseModel):
+    """Alerts by email over SMTP (STARTTLS unless ``starttls = false``; SMTPS with
+    ``ssl = true``); the password from ``password_env`` or ``password_file``."""
+
+    model_config = _STRICT
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: str = Field(min_length=3)
+    recipients: list[str] = Field(min_length=1)
+    user: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    starttls: bool = True
+    ssl: bool = False
+    timeout_seconds: float = Field(default=15, gt=0)
+
+
+class AlertSettings(BaseModel):
+    """Where alerts go and when conditions become alerts."""
+
+    model_config = _STRICT
+    #: How this gateway names itself in its alerts (default: the host name).
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    webhook: WebhookSettings | None = None
+    email: EmailSettings | None = None
+    #: A transport failing for longer than this raises ``transport_down``.
+    transport_down_minutes: float = Field(default=15, gt=0)
+    #: A certificate ending within these many days raises ``certificate_expiring``.
+    certificate_warning_days: list[int] = Field(default_factory=lambda: [30, 14, 7],
+                                                min_length=1)  # fmt: skip
 
 
 class Config(BaseModel):
@@ -297,6 +389,8 @@ class Config(BaseModel):
 
     model_config = _STRICT
     gateway: GatewaySettings = GatewaySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    alerts: AlertSettings = AlertSettings()
     as2: As2Station | None = None
     partners: list[Partner] = Field(min_length=1)
 
@@ -370,7 +464,15 @@ def _absolute(config: Config, base: Path) -> Config:
         station = station.model_copy(
             update={"key": key(station.key), "previous_key": key(station.previous_key)}
         )
-    return config.model_copy(update={"gateway": gateway, "partners": partners, "as2": station})
+    alerts = config.alerts
+    webhook, email = alerts.webhook, alerts.email
+    if webhook is not None and webhook.token_file is not None:
+        webhook = webhook.model_copy(update={"token_file": fix(webhook.token_file)})
+    if email is not None and email.password_file is not None:
+        email = email.model_copy(update={"password_file": fix(email.password_file)})
+    alerts = alerts.model_copy(update={"webhook": webhook, "email": email})
+    return config.model_copy(update={"gateway": gateway, "partners": partners, "as2": station,
+                                     "alerts": alerts})  # fmt: skip
 
 
 def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Config:
@@ -395,11 +497,13 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Conf
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
+        problems = [
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
             for error in exc.errors(include_url=False)
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+        ]
+        error = ConfigError(f"{path}: {'; '.join(problems)}")
+        error.problems = problems
+        raise error from exc
     for partner in config.partners:
         if partner.transport == "folder" and partner.folder is None:
             raise ConfigError(f"{path}: partners.{partner.name}.folder is required")

@@ -27,6 +27,8 @@ Validation *findings* are never exceptions: they are data in a report (see
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class AcornError(Exception):
     """Base class of every exception raised on purpose by the gateway."""
@@ -80,7 +82,10 @@ class MappingError(AcornError):
 
 
 class ConfigError(AcornError):
-    """The configuration cannot be used; the message names the file and the setting."""
+    """The configuration cannot be used; the message names the file and the setting.
+    ``problems`` lists each one (``key.path: message``) when there are several."""
+
+    problems: ClassVar[list[str]] = []
 
 
 class StoreError(AcornError):

@@ -14,13 +14,17 @@ from collections.abc import Sequence
 
 from gateway import __version__
 from gateway.cli.chain import add_chain
+from gateway.cli.config_cmd import add_config_commands
 from gateway.cli.doctor import add_doctor
 from gateway.cli.inspect import add_inspect
+from gateway.cli.po import add_po
 from gateway.cli.process import add_process
 from gateway.cli.render import add_render
+from gateway.cli.run import add_run
 from gateway.cli.schemas import add_schemas
 from gateway.cli.serve import add_serve
 from gateway.cli.translate import add_translate
+from gateway.cli.tx import add_tx
 from gateway.cli.validate import add_validate
 from gateway.errors import AcornError
 
@@ -49,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_render(commands)
     add_process(commands)
     add_chain(commands)
+    add_tx(commands)
+    add_po(commands)
     add_doctor(commands)
     add_serve(commands)
+    add_run(commands)
+    add_config_commands(commands)
     return parser
 
 

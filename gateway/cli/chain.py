@@ -12,13 +12,15 @@ import json
 from typing import Any
 
 from gateway.cli.setup import add_config_argument, open_store
+from gateway.pipeline.operator import po_chain
 
 
 def add_chain(commands: Any) -> None:
     """Register ``chain``."""
     parser = commands.add_parser(
         "chain", help="show a purchase order and its 855/856/810 with their 997s",
-        description="Show a PO's chain: PO -> 855 -> 856 -> 810, each with its 997.",
+        description="Show a PO's chain: PO -> 855 -> 856 -> 810, each with its 997 "
+        "(`acorn po status PO` shows the same with what is due).",
     )  # fmt: skip
     parser.add_argument("po_number", metavar="PO", help="the Amazon PO number (BEG03)")
     add_config_argument(parser)
@@ -28,32 +30,9 @@ def add_chain(commands: Any) -> None:
 
 
 def chain(store: Any, po_number: str, partner: str | None = None) -> list[dict[str, Any]]:
-    """The documents of one PO, oldest first, each with its exchanges and acknowledgments."""
-    links = []
-    with store.transaction() as tx:
-        for document in tx.documents(po_number=po_number, partner=partner):
-            exchange = tx.exchange(document.exchange_id)
-            entry: dict[str, Any] = {
-                "type": document.type, "partner": document.partner,
-                "business_key": document.business_key, "state": document.state,
-                "created_at": document.created_at.isoformat(timespec="seconds"),
-                "exchange": exchange.id, "file": exchange.file_name,
-            }  # fmt: skip
-            if document.type == "purchase_order":
-                entry["po_ack_state"] = document.po_state
-                entry["envelopes"] = tx.transactions_of_exchange(exchange.id)
-            else:
-                # Only this export's interchanges: loading every exchange (and its
-                # payload) for each document made the command slow on a real store.
-                outbound = [e for e in tx.exchanges(parent_id=exchange.id)
-                            if e.direction == "out"]  # fmt: skip
-                entry["sent"] = [
-                    {"exchange": o.id, "file": o.file_name, "state": o.state,
-                     "envelopes": tx.transactions_of_exchange(o.id)}
-                    for o in outbound
-                ]  # fmt: skip
-            links.append(entry)
-    return links
+    """The documents of one PO, oldest first, each with its exchanges and acknowledgments
+    (:func:`gateway.pipeline.operator.po_chain`, which ``acorn po status`` shows too)."""
+    return po_chain(store, po_number, partner)
 
 
 def run_chain(args: argparse.Namespace) -> int:

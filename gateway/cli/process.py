@@ -27,6 +27,7 @@ def add_process(commands: Any) -> None:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations")
     add_config_argument(upgrade)
+    upgrade.add_argument("--json", action="store_true", help="print the outcome as JSON")
     upgrade.set_defaults(run=run_db_upgrade)
 
 
@@ -52,6 +53,9 @@ def run_process(args: argparse.Namespace) -> int:
 def run_db_upgrade(args: argparse.Namespace) -> int:
     """Migrate the configured database to the current schema."""
     _config, store = open_store(args)
-    print(f"{store.safe_url}: up to date")
+    if args.json:
+        print(json.dumps({"database": store.safe_url, "current": store.schema_is_current()}))
+    else:
+        print(f"{store.safe_url}: up to date")
     store.dispose()
     return 0

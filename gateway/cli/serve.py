@@ -9,6 +9,8 @@ takes a free port. The first line printed is ``listening on http://HOST:PORT``.
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import socket
 import sys
 from typing import Any
@@ -17,7 +19,7 @@ import uvicorn
 
 from gateway.cli.setup import add_config_argument, open_pipeline
 from gateway.errors import ConfigError
-from gateway.web import GatewayApp
+from gateway.web import create_app
 
 
 def add_serve(commands: Any) -> None:
@@ -29,6 +31,8 @@ def add_serve(commands: Any) -> None:
     add_config_argument(parser)
     parser.add_argument("--host", help="address to listen on (default gateway.http_host)")
     parser.add_argument("--port", type=int, help="port (default gateway.http_port; 0: any)")
+    parser.add_argument("--json", action="store_true",
+                        help='print the address as JSON: {"listening": "http://..."}')
     parser.add_argument("--workers", type=int, default=8, help="worker threads (default 8)")
     parser.set_defaults(run=run_serve)
 
@@ -38,20 +42,31 @@ def run_serve(args: argparse.Namespace) -> int:
     pipeline = open_pipeline(args)
     if pipeline.config.as2 is not None:
         pipeline.as2_station()  # a key that cannot be loaded stops us now, not at a POST
-    host = args.host or pipeline.config.gateway.http_host
-    port = pipeline.config.gateway.http_port if args.port is None else args.port
+    listener, address = bind(args.host or pipeline.config.gateway.http_host,
+                             pipeline.config.gateway.http_port if args.port is None
+                             else args.port)  # fmt: skip
+    print(json.dumps({"listening": address}) if args.json else f"listening on {address}",
+          flush=True)
+    config = uvicorn.Config(create_app(pipeline, workers=args.workers), log_level="warning",
+                            lifespan="on", access_log=False, timeout_graceful_shutdown=10)
+    for stop in (signal.SIGTERM, signal.SIGINT):  # see gateway.daemon.service: a clean exit 0
+        signal.signal(stop, lambda number, frame: None)
+    uvicorn.Server(config).run(sockets=[listener])
+    sys.stdout.flush()
+    return 0
+
+
+def bind(host: str, port: int) -> tuple[socket.socket, str]:
+    """A listening socket on ``host``:``port`` (0: a free port) and its ``http://`` address;
+    :class:`ConfigError` naming the settings when it cannot be had."""
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
         listener.listen(2048)  # connections wait in the backlog while uvicorn starts
     except OSError as exc:
+        listener.close()
         raise ConfigError(f"gateway.http_host/http_port: cannot listen on {host}:{port}: "
                           f"{exc.strerror}") from None  # fmt: skip
-    bound = listener.getsockname()[1]
-    print(f"listening on http://{host}:{bound}", flush=True)
-    config = uvicorn.Config(GatewayApp(pipeline, workers=args.workers), log_level="warning",
-                            lifespan="on", access_log=False, timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run(sockets=[listener])
-    sys.stdout.flush()
-    return 0
+    shown = f"[{host}]" if ":" in host else host
+    return listener, f"http://{shown}:{listener.getsockname()[1]}"

@@ -11,6 +11,7 @@ Exit 0 when every set was translated, 1 when any was rejected or could not be ma
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ def add_translate(commands: Any) -> None:
     parser.add_argument("path", metavar="FILE.edi", help="X12 file")
     parser.add_argument("--out", type=Path, metavar="DIR", help="write one file per document")
     parser.add_argument("--partner", default=None, help="partner name to record in `source`")
+    parser.add_argument("--json", action="store_true",
+                        help="with --out, list the files written as JSON (the documents are "
+                        "JSON already)")  # fmt: skip
     parser.set_defaults(run=run_translate)
 
 
@@ -85,10 +89,12 @@ def run_translate(args: argparse.Namespace) -> int:
                     print(f"{place}: {exc}", file=sys.stderr)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
+        written = []
         for document in documents:
             path = args.out / f"{document.type}-{document_key(document)}.json"
             path.write_text(document_json(document), encoding="utf-8")
-            print(path)
+            written.append(str(path))
+        print(json.dumps({"written": written}) if args.json else "\n".join(written))
     else:
         print("[\n" + ",\n".join(document_json(d).rstrip("\n") for d in documents) + "\n]")
     return 1 if failed else 0

@@ -17,6 +17,7 @@ from gateway.erp.common import (
 )
 from gateway.erp.document import (
     DOCUMENT_TYPES,
+    SET_OF_DOCUMENT,
     ErpDocument,
     document_json,
     json_schema,
@@ -51,6 +52,7 @@ __all__ = [
     "DOCUMENT_TYPES",
     "PRODUCT_ID_KINDS",
     "PRODUCT_ID_QUALIFIERS",
+    "SET_OF_DOCUMENT",
     "AcknowledgedLine",
     "AcknowledgedSet",
     "Address",

@@ -29,6 +29,16 @@ DOCUMENT_TYPES: dict[str, type[Any]] = {
     "inventory_advice": InventoryAdvice,
     "functional_ack": FunctionalAck,
 }
+#: The X12 transaction set each document type travels as (a purchase order arrives as an
+#: 850; the others are rendered into their sets).
+SET_OF_DOCUMENT: dict[str, str] = {
+    "purchase_order": "850",
+    "po_acknowledgment": "855",
+    "ship_notice": "856",
+    "invoice": "810",
+    "inventory_advice": "846",
+    "functional_ack": "997",
+}
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(ErpDocument)
 
 

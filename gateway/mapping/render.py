@@ -13,7 +13,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from gateway.erp import Source
+from gateway.erp import SET_OF_DOCUMENT, Source
 from gateway.errors import MappingError
 from gateway.x12 import (
     FUNCTIONAL_GROUP_OF_SET,
@@ -25,15 +25,6 @@ from gateway.x12 import (
     build_transaction,
 )
 
-#: ERP document type -> transaction set.
-SET_OF_DOCUMENT: dict[str, str] = {
-    "purchase_order": "850",
-    "po_acknowledgment": "855",
-    "ship_notice": "856",
-    "invoice": "810",
-    "inventory_advice": "846",
-    "functional_ack": "997",
-}
 #: Releases (GS08) the gateway writes, and the ISA12 that goes with each.
 RELEASES: dict[str, str] = {"004010": "00401", "005010": "00501"}
 #: Sets Amazon trades at 005010 as well as 004010.

@@ -28,6 +28,7 @@ from datetime import timedelta
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.errors import AcornError, TransportError
+from gateway.pipeline.alerts import raise_send_failed, send_failed_key
 from gateway.pipeline.as2_inbound import Answer, dedupe_key
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.retry import retry_delay
@@ -61,6 +62,7 @@ def send_as2(pipeline: Pipeline, exchange: ExchangeRecord, partner: Partner) -> 
         pipeline.unreachable[partner.name] = str(exc)  # `acorn process` exits 3
         return _try_again(pipeline, exchange, partner, message, str(exc))
     crashpoint("as2.posted")
+    pipeline.unreachable.pop(partner.name, None)  # it answered
     if not 200 <= answer.status < 300:
         reason = f"HTTP {answer.status}: {answer.body[:200].decode('utf-8', 'replace')}"
         return _try_again(pipeline, exchange, partner, message, reason)
@@ -159,7 +161,7 @@ def _finish(
             tx.event(exchange.id, "interchange_sent", transport="as2",
                      reference=message.message_id[:200],
                      mdn=str(mdn.disposition) if mdn else "none")  # fmt: skip
-            tx.clear_alert(f"send_failed:{exchange.id}")
+            tx.clear_alert(send_failed_key(exchange.id))
             return True
         tx.update_as2_message(message.id, status="failed", reason=problem[:2000], **values)
         _fail(tx, exchange, message.partner, problem)
@@ -169,9 +171,7 @@ def _finish(
 def _fail(tx: Repository, exchange: ExchangeRecord, partner: str | None, reason: str) -> None:
     tx.set_state(exchange.id, "failed", reason=reason[:2000])
     tx.event(exchange.id, "send_failed", reason=reason[:500], final=True)
-    tx.raise_alert(key=f"send_failed:{exchange.id}", kind="send_failed", partner=partner,
-                   subject=f"{partner}: {exchange.file_name} not delivered",
-                   detail=reason, exchange_id=exchange.id)  # fmt: skip
+    raise_send_failed(tx, exchange, partner, reason)
 
 
 def _try_again(
@@ -216,7 +216,10 @@ def accept_mdn(pipeline: Pipeline, headers: Mapping[str, str], body: bytes) -> A
             return Answer(400, (("Content-Type", "text/plain"),), b"no such message of ours\n")
         message = found[-1]
         exchange = tx.exchange(message.exchange_id)  # type: ignore[arg-type]
-    if exchange.state in ("sent", "failed"):
+        latest = tx.as2_of_exchange(exchange.id, "out")
+    if exchange.state in ("sent", "failed") or (latest is not None and latest.id != message.id):
+        # Recorded already, or about a message that an operator's resend (a new message,
+        # a new Message-ID: acorn tx resend) replaced: it says nothing of the one in flight.
         return Answer(200)
     raw = entity_with_headers([("Content-Type", headers.get("content-type", ""))], body).raw
     try:

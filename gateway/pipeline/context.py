@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,18 @@ class Pipeline:
     _transports: dict[str, Transport] = field(default_factory=dict)
     #: Partners whose transport could not be reached in this pass, with the reason.
     unreachable: dict[str, str] = field(default_factory=dict)
+    #: Partners whose transport has been failing, since when (``now()``), kept by
+    #: :func:`gateway.pipeline.alerts.note_transports` (which raises ``transport_down``).
+    transport_down_since: dict[str, datetime] = field(default_factory=dict)
+    #: What ``note_transports`` last recorded per partner (``up`` or ``alerted``), so that
+    #: a steady state costs no database write.
+    _transport_noted: dict[str, str] = field(default_factory=dict)
+    #: Notices (alert id, ``alert``/``recovery``, channel) a channel took while another
+    #: channel failed: not sent to it again by :func:`gateway.pipeline.notify.notify`.
+    _notices_sent: set[tuple[int, str, str]] = field(default_factory=set)
+    #: Set when the process is stopping: loops over claimed rows end after the current one,
+    #: so a job finishes quickly and its leases can be released (``acorn run``'s SIGTERM).
+    stopping: threading.Event = field(default_factory=threading.Event)
     _station: Station | None = None
     _as2_partners: dict[str, PartnerStation] = field(default_factory=dict)
 
@@ -87,7 +100,7 @@ class Pipeline:
         per call (one that stays in its state, e.g. after a failed send, waits for the next
         pass instead of being retried at once)."""
         seen: list[int] = []
-        while True:
+        while not self.stopping.is_set():
             with self.store.transaction() as tx:
                 batch_rows = tx.claim(self.owner, states=states, kinds=kinds,
                                       lease_seconds=self.lease_seconds, limit=batch,
@@ -96,4 +109,8 @@ class Pipeline:
                 return
             for exchange in batch_rows:
                 seen.append(exchange.id)
+                if self.stopping.is_set():
+                    with self.store.transaction() as tx:  # not started: give it back
+                        tx.release(exchange.id)
+                    continue
                 yield exchange

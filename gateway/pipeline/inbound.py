@@ -13,17 +13,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
-from gateway.erp import Source, document_json
+from gateway.erp import FunctionalAck, Source, document_json
 from gateway.errors import AcornError, LeaseLost, MappingError, TransportError
 from gateway.mapping import translate
 from gateway.mapping.ts997 import to_erp as functional_ack_of
+from gateway.pipeline.alerts import (
+    ack_overdue_key,
+    ack_rejected_key,
+    clear_inbound_rejected,
+    inbound_rejected_key,
+    raise_inbound_rejected,
+)
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
-from gateway.store import ExchangeRecord, Repository
+from gateway.store import ExchangeRecord, GroupRecord, Repository
 from gateway.validation import (
     InterchangeReport,
     ValidationReport,
@@ -38,13 +46,14 @@ from gateway.x12 import Interchange, parse
 _MAX_REASONS = 20
 
 
-def pick_up(pipeline: Pipeline) -> int:
-    """Store every complete file waiting at each partner, then remove it there; returns
-    how many new files were stored. A partner that cannot be reached is skipped until the
-    next pass (the files wait on its side; nothing is lost), and so is a removal that
-    fails: the next poll sees the file again, finds its row, and removes it then."""
+def pick_up(pipeline: Pipeline, partners: Sequence[Partner] | None = None) -> int:
+    """Store every complete file waiting at each partner (or at ``partners``), then remove
+    it there; returns how many new files were stored. A partner that cannot be reached is
+    skipped until the next pass (the files wait on its side; nothing is lost), and so is a
+    removal that fails: the next poll sees the file again, finds its row, and removes it
+    then. A partner that answered is taken out of ``pipeline.unreachable``."""
     stored = 0
-    for partner in pipeline.config.partners:
+    for partner in pipeline.config.partners if partners is None else partners:
         if partner.transport == "as2":
             continue  # AS2 partners post to us (gateway.pipeline.as2_inbound)
         transport = pipeline.transport(partner)
@@ -53,6 +62,7 @@ def pick_up(pipeline: Pipeline) -> int:
         except TransportError as exc:
             pipeline.unreachable[partner.name] = str(exc)
             continue
+        pipeline.unreachable.pop(partner.name, None)
         for item in items:
             with pipeline.store.transaction() as tx:
                 exchange_id = tx.add_exchange(
@@ -85,9 +95,10 @@ def process_received(pipeline: Pipeline) -> int:
             # Every input ends in a terminal state (reliability.md G3): what the pipeline
             # cannot process is quarantined with the reason, never left to crash again.
             with pipeline.store.transaction() as tx:
-                tx.set_state(exchange.id, "quarantined",
-                             reason=f"cannot process: {type(exc).__name__}: {exc}")  # fmt: skip
+                reason = f"cannot process: {type(exc).__name__}: {exc}"
+                tx.set_state(exchange.id, "quarantined", reason=reason)
                 tx.event(exchange.id, "quarantined", reason=str(exc))
+                _inbound_alert(tx, exchange, "quarantined", reason)
         done += 1
     return done
 
@@ -102,6 +113,7 @@ def _process_one(pipeline: Pipeline, exchange: ExchangeRecord) -> None:
             reason = "; ".join(f.message for f in report.findings) or "no interchange"
             tx.set_state(exchange.id, "quarantined", reason=f"not X12: {reason}")
             tx.event(exchange.id, "quarantined", reason=reason)
+            _inbound_alert(tx, exchange, "quarantined", f"not X12: {reason}")
             crashpoint("inbound.validated")
             return
         outcomes = [
@@ -118,7 +130,30 @@ def _process_one(pipeline: Pipeline, exchange: ExchangeRecord) -> None:
         tx.set_state(exchange.id, state, reason=reason, owner=pipeline.owner,
                      expected=["received"])  # fmt: skip
         tx.event(exchange.id, f"inbound_{state}")
+        _inbound_alert(tx, exchange, state, reason)
     crashpoint("inbound.committed")
+
+
+def _inbound_alert(
+    tx: Repository, exchange: ExchangeRecord, state: str, reason: str | None
+) -> None:
+    """``inbound_rejected`` for an exchange ending ``rejected`` or ``quarantined``. An
+    inbound exchange has a parent only when it was reprocessed (``acorn tx reprocess``: a
+    copy whose ``parent_id`` chain leads to the earlier attempts): when the copy ends well
+    their alerts clear (a recovery notice); when it is rejected again its alert takes
+    their place (closed without a recovery notice), so one input holds one alert."""
+    rejected = state in ("rejected", "quarantined")
+    parent_id = exchange.parent_id
+    while parent_id is not None:
+        if rejected:
+            tx.supersede_alert(inbound_rejected_key(parent_id))
+        else:
+            clear_inbound_rejected(tx, parent_id)
+        parent_id = tx.exchange(parent_id).parent_id
+    if rejected:
+        raise_inbound_rejected(tx, exchange, state, reason)
+    else:
+        clear_inbound_rejected(tx, exchange.id)  # processed well again in place
 
 
 def _reason(report: ValidationReport) -> str | None:
@@ -223,7 +258,12 @@ def _queue_acknowledgments(
     report: InterchangeReport,
 ) -> None:
     """Queue what this interchange calls for: a TA1 when its envelope is rejected, else a
-    997 per group (none for a group of 997s), each with fresh control numbers."""
+    997 per group (none for a group of 997s), each with fresh control numbers. None for an
+    exchange processed again (``acorn tx reprocess``) whose earlier attempt answered: the
+    partner has its answer, and a second one would answer one interchange twice."""
+    if _answered_before(tx, exchange):
+        tx.event(exchange.id, "ack_not_repeated", isa13=report.control_number)
+        return
     now = pipeline.now()
     answers = []
     if ta1_code(report) != "000":
@@ -244,6 +284,17 @@ def _queue_acknowledgments(
                         ack_timeout=None)  # fmt: skip
     if answers:
         tx.event(exchange.id, "ack_queued", isa13=report.control_number, count=len(answers))
+
+
+def _answered_before(tx: Repository, exchange: ExchangeRecord) -> bool:
+    """Whether an earlier attempt of an exchange (those it was reprocessed from, along
+    ``parent_id``) queued a 997 or a TA1."""
+    parent_id = exchange.parent_id
+    while parent_id is not None:
+        if any(child.kind == "ack" for child in tx.exchanges(parent_id=parent_id)):
+            return True
+        parent_id = tx.exchange(parent_id).parent_id
+    return False
 
 
 def _purchase_order(
@@ -301,6 +352,33 @@ def _functional_ack(
     tx.set_group_ack(group.id, ack.status, exchange.id)
     for acknowledged in ack.transactions:
         tx.set_transaction_ack(group.id, acknowledged.control_number, acknowledged.status)
+    _ack_alerts(tx, partner, exchange, group, ack)
     tx.event(group.exchange_id, "ack_received", status=ack.status, by_exchange=exchange.id)
     tx.event(exchange.id, "ack_matched", exchange=group.exchange_id, status=ack.status)
 
+
+def _ack_alerts(
+    tx: Repository, partner: Partner, exchange: ExchangeRecord, group: GroupRecord,
+    ack: FunctionalAck,
+) -> None:  # fmt: skip
+    """The 997 ends the group's wait (``ack_overdue`` clears); one that rejects the group
+    (AK9 R) or any of its sets (AK5 R) raises ``ack_rejected``, one accepting it all clears
+    that."""
+    tx.clear_alert(ack_overdue_key(group.id))
+    refused = [t for t in ack.transactions if t.status == "rejected"]
+    if ack.status != "rejected" and not refused:
+        tx.clear_alert(ack_rejected_key(group.id))
+        return
+    sets = ", ".join(f"{t.set_id} {t.control_number}"
+                     + (f" (AK5 {' '.join(t.codes)})" if t.codes else "")
+                     for t in refused)  # fmt: skip
+    detail = (f"997 in exchange {exchange.id}: AK9 {ack.status}"
+              + (f" (AK905 {' '.join(ack.codes)})" if ack.codes else "")
+              + f", {ack.sets_accepted} of {ack.sets_included} sets accepted"
+              + (f"; rejected: {sets}" if sets else ""))  # fmt: skip
+    tx.raise_alert(
+        key=ack_rejected_key(group.id), kind="ack_rejected", partner=partner.name,
+        subject=(f"{partner.name}: 997 rejects our group {group.functional_id} "
+                 f"{group.control_number}"),
+        detail=detail, exchange_id=group.exchange_id,
+    )  # fmt: skip

@@ -32,6 +32,7 @@ from gateway.errors import (
     X12WriteError,
 )
 from gateway.mapping import render
+from gateway.pipeline.alerts import clear_po_ack
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
 from gateway.rules import check
@@ -231,6 +232,7 @@ def _render(pipeline: Pipeline, tx: Repository, exchange_id: int, data: bytes) -
         for order in tx.documents(type="purchase_order", partner=partner.name,
                                   po_number=document.po_number):  # fmt: skip
             tx.set_po_state(order.id, "acknowledged")
+        clear_po_ack(tx, partner.name, document.po_number)  # po_ack_due / po_ack_late end
     tx.event(exchange_id, "interchange_rendered", exchange=out_id,
              isa13=interchange.control_number)  # fmt: skip
     return key

@@ -1,5 +1,9 @@
 """Sending queued outbound interchanges through each partner's transport, exactly once.
 
+A transfer that fails is tried again with backoff; after ``gateway.max_send_attempts`` tries
+(AS2: the partnership's ``max_attempts``) the exchange is ``failed`` with a ``send_failed``
+alert, which clears if it is re-queued and sent after all.
+
 An outbound exchange goes ``queued`` -> ``staged`` -> ``sent``, each step committed:
 the transport stages the bytes invisibly (``stage``), the row is marked, the transport
 makes them visible (``publish``), the row is marked with the receipt. After a crash,
@@ -11,7 +15,14 @@ has nothing staged any more the file was published already: the row is only mark
 from __future__ import annotations
 
 from gateway.crashpoints import crashpoint
-from gateway.errors import ConfigError, PermanentTransportError, TransportError
+from gateway.errors import (
+    ConfigError,
+    FileConflictError,
+    PermanentTransportError,
+    TransportError,
+    UnsafeNameError,
+)
+from gateway.pipeline.alerts import raise_send_failed, send_failed_key
 from gateway.pipeline.as2_outbound import send_as2
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.retry import retry_delay
@@ -21,6 +32,7 @@ from gateway.transports import Outgoing
 def send(pipeline: Pipeline) -> int:
     """Send every queued or staged outbound exchange; returns how many were sent."""
     sent = 0
+    configured: set[str] = set()  # AS2 partners whose configuration served in this call
     for exchange in pipeline.claimed(states=["queued", "staged"]):
         partner = pipeline.config.partner(exchange.partner)
         if partner.transport == "as2":
@@ -37,6 +49,11 @@ def send(pipeline: Pipeline) -> int:
                                    kind="as2_configuration", partner=partner.name,
                                    subject=f"{partner.name}: AS2 cannot send", detail=str(exc))
                     tx.back_off(exchange.id, retry_delay(exchange.attempts))
+                continue
+            if partner.name not in configured:  # it served: a configuration alert clears
+                configured.add(partner.name)
+                with pipeline.store.transaction() as tx:
+                    tx.clear_alert(f"as2_configuration:{partner.name}")
             continue
         transport = pipeline.transport(partner)
         try:
@@ -50,14 +67,28 @@ def send(pipeline: Pipeline) -> int:
                 crashpoint("send.marked_staged")
             receipt = transport.publish(exchange.file_name)
             crashpoint("send.published")
+            pipeline.unreachable.pop(partner.name, None)  # it answered
         except (OSError, TransportError) as exc:
+            if not isinstance(exc, (FileConflictError, UnsafeNameError)):
+                pipeline.unreachable[partner.name] = str(exc)  # not about this one file
             # Retried with exponential backoff (30 s, 1 min, 2 min... at most an hour); a
             # permanent failure (host key, authentication) waits just as long, so that a
             # fixed configuration resumes by itself, and the event tells which it was.
-            delay = retry_delay(exchange.attempts)
+            # Either counts as a try: after ``max_send_attempts`` the exchange fails with
+            # an alert (reliability.md 2: terminal ``failed`` plus alert, never silent).
+            permanent = isinstance(exc, PermanentTransportError)
+            tries = pipeline.config.gateway.max_send_attempts
             with pipeline.store.transaction() as tx:
+                if exchange.attempts >= tries:
+                    reason = f"{exc} (after {exchange.attempts} tries)"
+                    tx.set_state(exchange.id, "failed", reason=reason[:2000])
+                    tx.event(exchange.id, "send_failed", reason=str(exc)[:500], final=True,
+                             permanent=permanent, attempt=exchange.attempts)  # fmt: skip
+                    raise_send_failed(tx, exchange, partner.name, reason)
+                    continue
+                delay = retry_delay(exchange.attempts)
                 tx.event(exchange.id, "send_failed", reason=str(exc), retry_in=delay,
-                         permanent=isinstance(exc, PermanentTransportError))  # fmt: skip
+                         permanent=permanent, attempt=exchange.attempts)  # fmt: skip
                 tx.back_off(exchange.id, delay)
             continue
         with pipeline.store.transaction() as tx:
@@ -65,5 +96,6 @@ def send(pipeline: Pipeline) -> int:
             reference = receipt.reference if receipt else "published before a restart"
             tx.event(exchange.id, "interchange_sent", transport=transport.name,
                      reference=reference)  # fmt: skip
+            tx.clear_alert(send_failed_key(exchange.id))  # sent after all (re-queued)
         sent += 1
     return sent

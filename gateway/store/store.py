@@ -9,7 +9,7 @@ pipeline never sees SQLAlchemy: it gets plain records back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import LeaseLost, StoreError
+from gateway.log import register_secret
+from gateway.store.operator import OperatorQueries
 from gateway.store.tables import (
     Alert,
     As2Message,
@@ -168,11 +170,14 @@ def _document(row: DocumentRow) -> DocumentRecord:
     )  # fmt: skip
 
 
-class Repository:
-    """Every query of the gateway, within one database transaction."""
+class Repository(OperatorQueries):
+    """Every query of the gateway, within one database transaction (the operator's
+    listings are in :class:`~gateway.store.operator.OperatorQueries`)."""
 
     def __init__(self, session: Session) -> None:
         self._s = session
+        #: The events recorded in this transaction (exchange id, kind, detail).
+        self.recorded: list[tuple[int, str, dict[str, Any]]] = []
 
     # -- exchanges -------------------------------------------------------------------------
 
@@ -337,9 +342,11 @@ class Repository:
         return [_exchange(row) for row in self._s.scalars(query)]
 
     def event(self, exchange_id: int, kind: str, **detail: Any) -> None:
-        """Add a fact to an exchange's timeline."""
+        """Add a fact to an exchange's timeline (also logged once the transaction commits,
+        when the store has an event listener)."""
         self._s.add(Event(exchange_id=exchange_id, at=utcnow(), kind=kind,
                           detail=json.dumps(detail, default=str) if detail else None))  # fmt: skip
+        self.recorded.append((exchange_id, kind, detail))
 
     def events(self, exchange_id: int) -> list[tuple[datetime, str, dict[str, Any]]]:
         """The timeline of an exchange."""
@@ -365,12 +372,13 @@ class Repository:
     def interchange_exchange(
         self, *, direction: str, sender: str, receiver: str, control_number: str
     ) -> int | None:
-        """The exchange that first carried an interchange, if any."""
+        """The exchange that holds an interchange (its rows not superseded), if any."""
         return self._s.scalars(
             select(InterchangeRow.exchange_id).where(
                 InterchangeRow.direction == direction, InterchangeRow.sender == sender,
                 InterchangeRow.receiver == receiver,
                 InterchangeRow.control_number == control_number,
+                InterchangeRow.superseded_by.is_(None),
             )
         ).first()  # fmt: skip
 
@@ -562,6 +570,78 @@ class Repository:
             for i, g, t in rows
         ]  # fmt: skip
 
+    # -- the daemon: metrics, leases, retention ---------------------------------------------
+
+    def exchange_counts(self) -> list[tuple[str, str, str, int]]:
+        """How many exchanges per (direction, partner, state)."""
+        rows = self._s.execute(
+            select(Exchange.direction, Exchange.partner, Exchange.state, func.count())
+            .group_by(Exchange.direction, Exchange.partner, Exchange.state)
+        ).all()  # fmt: skip
+        return [(d, p, st, int(n)) for d, p, st, n in rows]
+
+    def rejected_transaction_count(self) -> dict[str, int]:
+        """Inbound transaction sets rejected by validation, per partner."""
+        rows = self._s.execute(
+            select(Exchange.partner, func.count())
+            .select_from(TransactionRow)
+            .join(GroupRow, GroupRow.id == TransactionRow.group_id)
+            .join(InterchangeRow, InterchangeRow.id == GroupRow.interchange_id)
+            .join(Exchange, Exchange.id == InterchangeRow.exchange_id)
+            .where(InterchangeRow.direction == "in", TransactionRow.status == "rejected")
+            .group_by(Exchange.partner)
+        ).all()  # fmt: skip
+        return {partner: int(n) for partner, n in rows}
+
+    def event_counts(self, kind: str) -> dict[str, int]:
+        """How many events of ``kind`` per partner (e.g. ``send_failed``)."""
+        rows = self._s.execute(
+            select(Exchange.partner, func.count()).select_from(Event)
+            .join(Exchange, Exchange.id == Event.exchange_id)
+            .where(Event.kind == kind).group_by(Exchange.partner)
+        ).all()  # fmt: skip
+        return {partner: int(n) for partner, n in rows}
+
+    def ack_latencies(self) -> list[tuple[str, float]]:
+        """Seconds from sending each acknowledged outbound group to its 997, per partner."""
+        rows = self._s.execute(
+            select(Exchange.partner, Exchange.created_at, GroupRow.acked_at)
+            .select_from(GroupRow)
+            .join(InterchangeRow, InterchangeRow.id == GroupRow.interchange_id)
+            .join(Exchange, Exchange.id == InterchangeRow.exchange_id)
+            .where(InterchangeRow.direction == "out", GroupRow.acked_at.is_not(None))
+        ).all()  # fmt: skip
+        return [(partner, max((acked - sent).total_seconds(), 0.0))
+                for partner, sent, acked in rows]  # fmt: skip
+
+    def release_leases(self, owner: str) -> int:
+        """Give back every lease ``owner`` holds (a stopping process); returns how many."""
+        result = self._s.execute(
+            update(Exchange).where(Exchange.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )  # fmt: skip
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def purge_evidence(self, before: datetime, terminal: Sequence[str]) -> int:
+        """Drop the bytes kept as evidence of exchanges created before ``before`` in a
+        ``terminal`` state (reliability.md policy: kept 400 days by default): the payload
+        becomes empty (``size`` still says what it was), the AS2 bodies and MDNs go; the rows,
+        envelopes and timeline stay. Returns how many exchanges were purged."""
+        ids = self._s.scalars(
+            select(Exchange.id).where(
+                Exchange.created_at < before, Exchange.state.in_(list(terminal)),
+                Exchange.size > 0, func.length(Exchange.payload) > 0,
+            )
+        ).all()  # fmt: skip
+        if not ids:
+            return 0
+        self._s.execute(update(Exchange).where(Exchange.id.in_(ids)).values(payload=b""))
+        self._s.execute(update(As2Message).where(As2Message.exchange_id.in_(ids))
+                        .values(body=None, mdn=None))  # fmt: skip
+        for exchange_id in ids:
+            self.event(exchange_id, "evidence_purged")
+        return len(ids)
+
     # -- AS2 messages ----------------------------------------------------------------------
 
     def add_as2_message(
@@ -698,6 +778,33 @@ class Repository:
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
+    def supersede_alert(self, key: str) -> bool:
+        """Close the open alert of ``key`` because a graver one of the same thing takes its
+        place (an 855 now late rather than due soon; a certificate now within 14 days rather
+        than 30): it owes no recovery notice, since nothing recovered. Its own notice, if not
+        sent yet, is still owed. False when none was open."""
+        now = utcnow()
+        result = self._s.execute(
+            update(Alert).where(Alert.open_key == key)
+            .values(open_key=None, cleared_at=now, recovery_notified_at=now)
+        )  # fmt: skip
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def alerts_to_notify(self) -> list[AlertRecord]:
+        """Alerts whose raising, or whose clearing, has not been notified yet."""
+        rows = self._s.scalars(
+            select(Alert).where(
+                (Alert.notified_at.is_(None))
+                | (Alert.cleared_at.is_not(None) & Alert.recovery_notified_at.is_(None))
+            ).order_by(Alert.id)
+        )  # fmt: skip
+        return [_alert(row) for row in rows]
+
+    def mark_alert_notified(self, alert_id: int, *, recovery: bool) -> None:
+        """Record that an alert (``recovery``: its clearing) was notified."""
+        column = "recovery_notified_at" if recovery else "notified_at"
+        self._s.execute(update(Alert).where(Alert.id == alert_id).values({column: utcnow()}))
+
     def alerts(self, *, open_only: bool = False, kind: str | None = None) -> list[AlertRecord]:
         """Alerts, oldest first (only the open ones; of one kind)."""
         query = select(Alert).order_by(Alert.id)
@@ -721,6 +828,10 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: Called after each commit with (exchange id, partner, direction, kind, detail).
+        self.on_event: Callable[[int, str | None, str | None, str, dict[str, Any]], None] | None
+        self.on_event = None
+        register_secret(self.engine.url.password)  # never in a log line (G6)
 
     def upgrade(self) -> None:
         """Apply every Alembic migration not yet applied (``acorn db upgrade``)."""
@@ -745,9 +856,43 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Repository]:
-        """One database transaction: committed when the block ends, rolled back on error."""
-        with self._sessions() as session, session.begin():
-            yield Repository(session)
+        """One database transaction: committed when the block ends, rolled back on error.
+        After the commit, each event it recorded goes to ``on_event`` (the log): only
+        what really happened is logged."""
+        with self._sessions() as session:
+            with session.begin():
+                repository = Repository(session)
+                yield repository
+            if self.on_event is not None and repository.recorded:
+                ids = {exchange_id for exchange_id, _, _ in repository.recorded}
+                owners = dict(session.execute(
+                    select(Exchange.id, Exchange.partner + "|" + Exchange.direction)
+                    .where(Exchange.id.in_(ids))
+                ).all())  # fmt: skip
+                for exchange_id, kind, detail in repository.recorded:
+                    partner, _, direction = owners.get(exchange_id, "|").partition("|")
+                    self.on_event(exchange_id, partner or None, direction or None, kind, detail)
+
+    def ping(self) -> None:
+        """Raise :class:`StoreError` unless the database answers."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except OperationalError as exc:
+            raise StoreError(f"{self.safe_url}: {exc.orig}") from None
+
+    def schema_is_current(self) -> bool:
+        """Whether every migration has been applied (``/readyz``)."""
+        from alembic.config import Config as AlembicConfig
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current == head
 
     def dispose(self) -> None:
         """Close every pooled connection."""

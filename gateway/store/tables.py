@@ -2,10 +2,11 @@
 
 Duplicates are made impossible by UNIQUE constraints, not checked and then inserted
 (reliability.md G2): an inbound file by partner + name + sha256, an interchange by
-direction + sender + receiver + ISA13, an ERP delivery by its transaction set, a reserved
-business key (invoice number forever; shipment id and SSCC for 365 days, until purged) by
-kind + partner + value, and control numbers come from per-partner counters updated in
-the same transaction that records the interchange using them.
+direction + sender + receiver + ISA13 (among the rows a reprocess has not superseded), an
+ERP delivery by its transaction set, a reserved business key (invoice number forever;
+shipment id and SSCC for 365 days, until purged) by kind + partner + value, and control
+numbers come from per-partner counters updated in the same transaction that records the
+interchange using them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,13 +74,23 @@ class Exchange(Base):
 
 
 class InterchangeRow(Base):
-    """An interchange (ISA..IEA) read from or written into an exchange."""
+    """An interchange (ISA..IEA) read from or written into an exchange.
+
+    ``superseded_by`` is set on the rows of an inbound exchange an operator had processed
+    again (``acorn tx reprocess``): the exchange that processes the interchange anew. The
+    rows stay as the evidence of the earlier attempt, but no longer count for the
+    uniqueness of the ISA13: the UNIQUE index covers only the rows not superseded, so one
+    interchange is held by at most one live exchange (gateway.pipeline.operator).
+    """
 
     __tablename__ = "interchanges"
     __table_args__ = (
-        UniqueConstraint(
+        Index(
+            "uq_interchange_control_number",
             "direction", "sender", "receiver", "control_number",
-            name="uq_interchange_control_number",
+            unique=True,
+            sqlite_where=text("superseded_by IS NULL"),
+            postgresql_where=text("superseded_by IS NULL"),
         ),
     )
 
@@ -91,6 +103,7 @@ class InterchangeRow(Base):
     version: Mapped[str] = mapped_column(String(5))
     usage: Mapped[str] = mapped_column(String(1))
     status: Mapped[str] = mapped_column(String(24))
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"))
 
 
 class GroupRow(Base):

@@ -5,7 +5,9 @@ Routes:
 * ``POST /as2``: a partner's AS2 message (:func:`gateway.pipeline.as2_inbound.receive_message`).
 * ``POST /as2/mdn``: an asynchronous MDN for a message we sent
   (:func:`gateway.pipeline.as2_outbound.accept_mdn`).
-* ``GET /healthz``: the process answers.
+* everything else: the FastAPI application of :mod:`gateway.web.api` (health, readiness,
+  metrics, JSON API). The AS2 endpoints are plain ASGI so that the body is read with its
+  limit, chunk by chunk, before anything else happens.
 
 The body of a POST is read with a limit (reliability.md policy: 50 MB by default): a
 Content-Length over it is refused before reading anything, and a chunked body is read at
@@ -44,8 +46,9 @@ class GatewayApp:
     """The ASGI application of one gateway process. ``workers`` threads do the blocking
     work (decrypt, verify, commit)."""
 
-    def __init__(self, pipeline: Pipeline, *, workers: int = 8) -> None:
+    def __init__(self, pipeline: Pipeline, *, workers: int = 8, api: Any = None) -> None:
         self.pipeline = pipeline
+        self.api = api
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acorn-web")
         self._mdn_task: asyncio.Future[Any] | None = None
 
@@ -62,6 +65,9 @@ class GatewayApp:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
+        if path not in ("/as2", "/as2/mdn") and self.api is not None:
+            await self.api(scope, receive, send)
+            return
         headers = _headers(scope)
         if path == "/healthz":
             answer = Answer(200, (("Content-Type", "text/plain"),), b"ok\n")

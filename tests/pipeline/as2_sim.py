@@ -32,7 +32,7 @@ from gateway.store import Store
 from gateway.transports.as2.client import HttpAnswer, post
 from gateway.transports.as2.cms import Signer
 from gateway.transports.as2.message import OutboundMessage, build_message
-from gateway.web import GatewayApp
+from gateway.web import create_app
 from tests.transports.as2.pki import Identity, make_identity
 
 OUR_AS2 = "ACMEVENDOR"
@@ -164,7 +164,7 @@ class Served:
     def __init__(self, pipeline: Pipeline, sock: socket.socket) -> None:
         self.pipeline = pipeline
         self.sock = sock
-        self.app = GatewayApp(pipeline)
+        self.app = create_app(pipeline)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="on",
                                 access_log=False)  # fmt: skip
         self.server = uvicorn.Server(config)

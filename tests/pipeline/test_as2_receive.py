@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -560,7 +561,7 @@ def test_only_post_is_served_on_the_as2_path_and_healthz_answers(served: Served)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request("GET", "/healthz")
     response = connection.getresponse()
-    assert response.status == 200 and response.read() == b"ok\n"
+    assert response.status == 200 and json.loads(response.read()) == {"status": "alive"}
     connection.close()
 
 

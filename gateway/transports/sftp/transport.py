@@ -248,13 +248,19 @@ class SftpTransport:
         s = self.settings
         where = self._where(endpoint)
         policy = _PinnedPolicy(load_pins(endpoint), where)
-        pkey = load_private_key(endpoint, self._environ)
+        pkey = load_private_key(endpoint, self._environ) if endpoint.private_key else None
+        try:
+            password = read_secret(f"{where} password", endpoint.password_env,
+                                   endpoint.password_file, self._environ)  # fmt: skip
+        except ConfigError as exc:
+            raise PermanentTransportError(str(exc)) from None
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(policy)  # no load_system_host_keys: pins only
         try:
             client.connect(
                 endpoint.host, endpoint.port, username=endpoint.user, pkey=pkey,
-                look_for_keys=False, allow_agent=False, timeout=s.connect_timeout,
+                password=password, look_for_keys=False, allow_agent=False,
+                timeout=s.connect_timeout,
                 banner_timeout=s.banner_timeout, auth_timeout=s.auth_timeout,
                 channel_timeout=s.channel_timeout,
             )  # fmt: skip
