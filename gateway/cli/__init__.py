@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from gateway import __version__
 from gateway.cli.chain import add_chain
 from gateway.cli.config_cmd import add_config_commands
+from gateway.cli.demo import add_demo
 from gateway.cli.doctor import add_doctor
 from gateway.cli.inspect import add_inspect
 from gateway.cli.po import add_po
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(commands)
     add_run(commands)
     add_config_commands(commands)
+    add_demo(commands)
     return parser
 
 

@@ -30,31 +30,22 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-from bench.corpus import gs1_check_digit, interchange, purchase_order_set
+from bench.corpus import interchange, purchase_order_set
 from gateway.erp import (
-    AcknowledgedLine,
-    Address,
-    Carrier,
-    Carton,
     Invoice,
-    InvoiceLine,
-    LineStatus,
-    PaymentTerms,
     PoAcknowledgment,
     PurchaseOrder,
     ShipNotice,
-    ShippedItem,
-    ShippedOrder,
     document_json,
     parse_document,
 )
+from gateway.sandbox import erp as vendor_erp
 from gateway.store import Store
 from gateway.validation import acknowledge, validate
 from gateway.x12 import parse, serialize
@@ -366,21 +357,6 @@ class AmazonPartner:
 
 # -- the ERP -----------------------------------------------------------------------------
 
-SHIP_FROM = Address(name="ACME HOUSEWARES INC", street=["100 INDUSTRIAL WAY"], city="DAYTON",
-                    state="OH", postal_code="45402", country="US")  # fmt: skip
-BILL_TO = Address(name="AMAZON.COM SERVICES LLC", id_qualifier="92", id="AMZN",
-                  street=["PO BOX 80387"], city="SEATTLE", state="WA", postal_code="98108",
-                  country="US")  # fmt: skip
-
-
-def sscc(serial: int, company_prefix: str = "0850001") -> str:
-    """An SSCC-18: extension digit 0, the GS1 company prefix, a 9-digit serial and the GS1
-    mod-10 check digit."""
-    body = f"0{company_prefix}{serial:09d}"
-    assert len(body) == 17
-    return body + gs1_check_digit(body)
-
-
 class Erp:
     """The vendor's ERP on the far side of the ERP inbox and outbox."""
 
@@ -410,64 +386,23 @@ class Erp:
 
     def acknowledgment(self, po: PurchaseOrder) -> PoAcknowledgment:
         """An 855 accepting every line in full at the PO price, shipping today."""
-        return PoAcknowledgment(
-            po_number=po.po_number, po_date=po.po_date,
-            lines=[
-                AcknowledgedLine(
-                    line_id=line.line_id, ordered_quantity=line.quantity, unit=line.unit,
-                    unit_cost=line.unit_price, price_basis=line.price_basis,
-                    product_ids=line.product_ids,
-                    statuses=[LineStatus(status="accepted", quantity=line.quantity,
-                                         unit=line.unit, scheduled_date=today())],
-                )
-                for line in po.lines
-            ],
-        )  # fmt: skip
+        return vendor_erp.acknowledgment(po, today=today())
 
     def next_sscc(self) -> str:
-        value = sscc(self._serial)
+        value = vendor_erp.sscc(self._serial)
         self._serial += 1
         return value
 
     def ship_notice(self, po: PurchaseOrder, *, motor: bool = False) -> ShipNotice:
         """An 856 shipping every line in full, one carton per line (a new SSCC each), today,
         delivery in 3 days; by parcel (no BOL needed) or by motor with a BOL and PRO."""
-        cartons = [
-            Carton(sscc=self.next_sscc(),
-                   items=[ShippedItem(line_id=line.line_id, product_ids=line.product_ids,
-                                      quantity=line.quantity, unit=line.unit)])
-            for line in po.lines
-        ]  # fmt: skip
-        freight: dict[str, Any] = {"carrier": Carrier(scac="UPSN", mode="parcel")}
-        if motor:
-            freight = {"carrier": Carrier(scac="ABFS", mode="motor"),
-                       "bill_of_lading": f"ACME{po.po_number}",
-                       "pro_number": f"PRO{po.po_number}"}  # fmt: skip
-        return ShipNotice(
-            shipment_id=f"SH{po.po_number}", issued_at=datetime.now(UTC).replace(
-                tzinfo=None, microsecond=0), ship_date=today(),
-            estimated_delivery=today() + timedelta(days=3), ship_from=SHIP_FROM,
-            ship_to=po.ship_to, carton_count=len(cartons), pallet_count=0,
-            orders=[ShippedOrder(po_number=po.po_number, po_date=po.po_date, cartons=cartons)],
-            **freight,
-        )  # fmt: skip
+        cartons = iter(self.next_sscc, None)
+        return vendor_erp.ship_notice(po, self.acknowledgment(po), cartons, today=today(),
+                                      motor=motor)  # fmt: skip
 
     def invoice(self, po: PurchaseOrder, acknowledgment: PoAcknowledgment | None = None) -> Invoice:
         """An 810 invoicing every line at the 855 cost, dated today, with the exact total."""
-        ack = acknowledgment or self.acknowledgment(po)
-        lines = [
-            InvoiceLine(line_id=line.line_id, quantity=line.ordered_quantity, unit=line.unit,
-                        unit_price=line.unit_cost, price_basis=line.price_basis,
-                        product_ids=line.product_ids)
-            for line in ack.lines
-        ]  # fmt: skip
-        total = sum((line.quantity * line.unit_price for line in lines), Decimal(0))
-        return Invoice(
-            invoice_number=f"IN{po.po_number}", invoice_date=today(), po_number=po.po_number,
-            po_date=po.po_date, ship_date=today(), vendor_code=po.vendor_code,
-            bill_to=BILL_TO, remit_to=SHIP_FROM, ship_from=SHIP_FROM, ship_to=po.ship_to,
-            terms=PaymentTerms(net_days=60), lines=lines, total=total.quantize(Decimal("0.01")),
-        )  # fmt: skip
+        return vendor_erp.invoice(po, acknowledgment or self.acknowledgment(po), today=today())
 
     def export(self, name: str, document: Any) -> str:
         """Drop one export in the outbox (a model, a dict or raw bytes), atomically."""

@@ -1,0 +1,1 @@
+"""A simulated Amazon trading partner for tests and the demo."""
