@@ -369,6 +369,38 @@ class EmailSettings(BaseModel):
     timeout_seconds: float = Field(default=15, gt=0)
 
 
+class OperatorAccount(BaseModel):
+    """One operator of the dashboard and the API: a name, a role and (unless a trusted
+    reverse proxy authenticates them) a password hash made by ``acorn operator hash``."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    role: Literal["read", "admin"] = "read"
+    password_hash: str | None = Field(default=None, pattern=r"^scrypt\$")
+
+
+class WebSettings(BaseModel):
+    """Who may use the dashboard and the API (everything but /healthz, /readyz and the AS2
+    endpoints needs an operator): the operators, how long a session lasts, the key that
+    signs session cookies (from ``secret_key_env``/``secret_key_file``; without one, a
+    random key per process: sessions end at a restart), and optionally a reverse proxy
+    trusted to name the user in ``trusted_user_header`` (only from ``trusted_proxies``)."""
+
+    model_config = _STRICT
+    operators: list[OperatorAccount] = Field(default_factory=list)
+    session_minutes: float = Field(default=480, gt=0)
+    secret_key_env: str | None = None
+    secret_key_file: Path | None = None
+    trusted_user_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]+$")
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: Mark session cookies Secure (set when the dashboard is served over HTTPS).
+    secure_cookies: bool = False
+
+    def operator(self, name: str) -> OperatorAccount | None:
+        """The operator called ``name``, if any."""
+        return next((o for o in self.operators if o.name == name), None)
+
+
 class AlertSettings(BaseModel):
     """Where alerts go and when conditions become alerts."""
 
@@ -391,6 +423,7 @@ class Config(BaseModel):
     gateway: GatewaySettings = GatewaySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
+    web: WebSettings = WebSettings()
     as2: As2Station | None = None
     partners: list[Partner] = Field(min_length=1)
 
@@ -450,6 +483,9 @@ def _absolute(config: Config, base: Path) -> Config:
                 update={"as2": partner.as2.model_copy(update={"certificates": certificates})}
             )
         partners.append(partner)
+    web = config.web
+    if web.secret_key_file is not None:
+        web = web.model_copy(update={"secret_key_file": fix(web.secret_key_file)})
     station = config.as2
     if station is not None:
 

@@ -18,10 +18,12 @@ from gateway.cli.config_cmd import add_config_commands
 from gateway.cli.demo import add_demo
 from gateway.cli.doctor import add_doctor
 from gateway.cli.inspect import add_inspect
+from gateway.cli.operator import add_operator
 from gateway.cli.po import add_po
 from gateway.cli.process import add_process
 from gateway.cli.render import add_render
 from gateway.cli.run import add_run
+from gateway.cli.sandbox import add_sandbox
 from gateway.cli.schemas import add_schemas
 from gateway.cli.serve import add_serve
 from gateway.cli.translate import add_translate
@@ -61,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run(commands)
     add_config_commands(commands)
     add_demo(commands)
+    add_sandbox(commands)
+    add_operator(commands)
     return parser
 
 

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from gateway.cli.setup import add_config_argument, open_store
-from gateway.pipeline.operator import po_status, printable
+from gateway.pipeline.operator import po_status, printable, span
 from gateway.store import utcnow
 
 _NAMES = {"855": "855 acknowledgment", "856": "856 ship notice", "810": "810 invoice"}
@@ -40,17 +40,6 @@ def add_po(commands: Any) -> None:
     status.add_argument("--partner", default=None, help="only this partner's documents")
     status.add_argument("--json", action="store_true", help="print it as one JSON object")
     status.set_defaults(run=run_po_status)
-
-
-def span(seconds: float) -> str:
-    """A duration for people: ``2d 3h``, ``5h 12m``, ``12m``, ``under a minute``."""
-    minutes = int(abs(seconds)) // 60
-    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else "under a minute"
 
 
 def _print_order(link: dict[str, Any]) -> None:

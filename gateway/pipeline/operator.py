@@ -724,3 +724,14 @@ def summary_json(s: ExchangeSummary) -> dict[str, Any]:
         "shipments": list(s.shipments), "business_key": s.business_key,
         "parent_id": s.parent_id, "reason": s.reason,
     }  # fmt: skip
+
+
+def span(seconds: float) -> str:
+    """A duration for people: ``2d 3h``, ``5h 12m``, ``12m``, ``under a minute``."""
+    minutes = int(abs(seconds)) // 60
+    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else "under a minute"

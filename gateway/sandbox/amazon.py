@@ -90,6 +90,8 @@ class SimulatedAmazon:
     root: Path
     vendor: Vendor
     keys: Path = FIXTURES / "keys"
+    #: The port of Amazon's AS2 endpoint on 127.0.0.1 (0: any free one).
+    port: int = 0
     orders: dict[str, PurchaseOrder] = field(default_factory=dict)
     acknowledgments: dict[str, PoAcknowledgment] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
@@ -98,7 +100,7 @@ class SimulatedAmazon:
         self.root.mkdir(parents=True, exist_ok=True)
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind(("127.0.0.1", self.port))
         self._sock.listen(128)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/as2"
         self.config_path = self.root / "acorn.toml"

@@ -26,6 +26,8 @@ from gateway.store.tables import (
 )
 
 DOCUMENT_OF_SET = {set_id: type_ for type_, set_id in SET_OF_DOCUMENT.items()}
+#: ``po_state`` of a purchase order whose 855 is not rendered yet (see gateway.pipeline.reconcile).
+WAITING_FOR_ACKNOWLEDGMENT = ("open", "due", "late")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class ExchangeFilter:
     must match. ``set_id`` is an X12 set of the exchange's transactions, or the set of the
     ERP document an export carries; ``po_number``, ``invoice`` and ``shipment`` match the
     exchange's documents, those of the exchange it was made from (an export, the 850 a
-    997 answers) and the business keys of its transaction sets."""
+    997 answers) and the business keys of its transaction sets. ``until`` is an exclusive
+    upper bound of ``created_at``; ``text`` (the dashboard's free search) matches a PO,
+    invoice or shipment number as those three do, or a part of the file name (any case)."""
 
     partner: str | None = None
     set_id: str | None = None
@@ -45,6 +49,8 @@ class ExchangeFilter:
     po_number: str | None = None
     invoice: str | None = None
     shipment: str | None = None
+    until: datetime | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,19 @@ def _key_condition(
     )
 
 
+def _text_condition(text: str) -> ColumnElement[bool]:
+    """The free search: a PO, invoice or shipment number (matched as their own filters
+    match them), or a part of the file name, any case (LIKE wildcards taken literally)."""
+    literal = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(
+        func.lower(Exchange.file_name).like(f"%{literal}%", escape="\\"),
+        _key_condition(DocumentRow.po_number == text, ("850", "855"), text),
+        _key_condition(
+            DocumentRow.type.in_(("invoice", "ship_notice")) & (DocumentRow.business_key == text),
+            ("810", "856"), text),
+    )  # fmt: skip
+
+
 class OperatorQueries:
     """Read queries for operators, mixed into :class:`~gateway.store.store.Repository`
     (which provides the session ``_s``), and the conditional writes of their actions."""
@@ -271,6 +290,10 @@ class OperatorQueries:
             query = query.where(Exchange.channel == where.channel)
         if where.since:
             query = query.where(Exchange.created_at >= where.since)
+        if where.until:
+            query = query.where(Exchange.created_at < where.until)
+        if where.text:
+            query = query.where(_text_condition(where.text))
         if where.po_number:
             query = query.where(_key_condition(DocumentRow.po_number == where.po_number,
                                                ("850", "855"), where.po_number))  # fmt: skip
@@ -434,6 +457,34 @@ class OperatorQueries:
         if partner:
             query = query.where(DocumentRow.partner == partner)
         return [_document_view(row) for row in self._s.scalars(query.order_by(DocumentRow.id))]
+
+    def _orders(self, partner: str | None, waiting: bool) -> Select[Any]:
+        query = select(DocumentRow).where(DocumentRow.type == "purchase_order")
+        if partner:
+            query = query.where(DocumentRow.partner == partner)
+        if waiting:
+            query = query.where(DocumentRow.po_state.in_(WAITING_FOR_ACKNOWLEDGMENT))
+        return query
+
+    def purchase_orders(
+        self, *, waiting: bool = False, partner: str | None = None, limit: int | None = None,
+        offset: int = 0,
+    ) -> list[DocumentView]:  # fmt: skip
+        """Purchase orders (the PO board): with ``waiting``, those still without an 855
+        (``po_state`` open, due or late), oldest first, i.e. by their 855 deadline; else
+        every one, newest first, one page (``limit``, ``offset``)."""
+        query = self._orders(partner, waiting)
+        if waiting:
+            query = query.order_by(DocumentRow.created_at, DocumentRow.id)
+        else:
+            query = query.order_by(DocumentRow.created_at.desc(), DocumentRow.id.desc())
+        query = query.limit(limit).offset(offset)
+        return [_document_view(row) for row in self._s.scalars(query)]
+
+    def count_purchase_orders(self, *, waiting: bool = False, partner: str | None = None) -> int:
+        """How many :meth:`purchase_orders` would list without a limit."""
+        query = self._orders(partner, waiting).with_only_columns(func.count(DocumentRow.id))
+        return self._s.scalars(query).one()
 
     def document_with_key(self, type: str, business_key: str) -> DocumentView | None:
         """The first document of ``type`` with ``business_key`` (any partner), if any."""

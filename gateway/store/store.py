@@ -9,6 +9,7 @@ pipeline never sees SQLAlchemy: it gets plain records back.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from gateway.store.tables import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_UPGRADES = threading.Lock()
 
 
 def utcnow() -> datetime:
@@ -843,7 +845,9 @@ class Store:
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as connection:
+            # Alembic keeps its running context in module globals: two upgrades at once in
+            # one process (the sandbox's Amazon beside a gateway) would trample each other.
+            with _UPGRADES, self.engine.begin() as connection:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except OperationalError as exc:

@@ -15,14 +15,22 @@ import os
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI, Form, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from gateway.errors import AcornError
 from gateway.pipeline import Pipeline
 from gateway.pipeline.operator import exchange_view, po_chain, summary_json
 from gateway.store.operator import ExchangeFilter
+from gateway.web.auth import AuthMiddleware, csrf_ok, log_in, session_secret
 from gateway.web.metrics import render
+from gateway.web.pages import add_pages
+from gateway.web.templating import STATIC, page
+
+#: The largest id a database integer column holds (SQLite and PostgreSQL BIGINT).
+_MAX_ID = 2**63 - 1
 
 
 def readiness(pipeline: Pipeline) -> dict[str, str | None]:
@@ -65,20 +73,46 @@ def _transport_problem(pipeline: Pipeline, partner: Any) -> str | None:
 def create_api(pipeline: Pipeline) -> FastAPI:
     """The FastAPI application of ``pipeline``."""
     api = FastAPI(title="acorn-gateway", version="1", docs_url=None, redoc_url=None)
+    settings = pipeline.config.web
+    api.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @api.get("/login", include_in_schema=False)
+    def login_form(request: Request, next: str = "/") -> Any:
+        """The login page."""
+        return page(request, "login.html", next=_local(next), error=None)
+
+    @api.post("/login", include_in_schema=False)
+    def login(request: Request, name: Annotated[str, Form()], password: Annotated[str, Form()],
+              next: Annotated[str, Form()] = "/") -> Any:  # fmt: skip
+        """Start a session; the same page again, with an error, on a wrong password."""
+        if log_in(request.session, settings, name, password) is None:
+            return page(request, "login.html", status_code=401, next=_local(next),
+                        error="Unknown operator or wrong password.")  # fmt: skip
+        return RedirectResponse(_local(next), status_code=303)
+
+    @api.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Any:
+        """End the session."""
+        operator = request.state.operator
+        if operator is not None and not csrf_ok(request.session, operator, csrf):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
 
     @api.get("/healthz")
     def healthz() -> dict[str, str]:
         """The process answers."""
         return {"status": "alive"}
 
-    @api.get("/readyz")
+    @api.get("/readyz", responses={503: {"description": "not ready: the failing checks"}})
     def readyz() -> JSONResponse:
         """Ready to work: database, schema, transports."""
         checks = readiness(pipeline)
         ready = all(problem is None for problem in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @api.get("/metrics")
+    @api.get("/metrics", response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus"}})
     def metrics() -> Response:
         """Prometheus metrics."""
         return Response(render(pipeline), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -95,7 +129,7 @@ def create_api(pipeline: Pipeline) -> FastAPI:
         shipment: str | None = None,
         since: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=_MAX_ID)] = 0,
     ) -> dict[str, Any]:
         """Exchanges, newest first, filtered like ``acorn tx list``."""
         where = ExchangeFilter(
@@ -108,15 +142,15 @@ def create_api(pipeline: Pipeline) -> FastAPI:
             rows = tx.list_exchanges(where, limit=limit, offset=offset)
         return {"total": total, "exchanges": [summary_json(s) for s in rows]}
 
-    @api.get("/api/exchanges/{exchange_id}")
-    def exchange(exchange_id: int) -> dict[str, Any]:
+    @api.get("/api/exchanges/{exchange_id}", responses={404: {"description": "no such id"}})
+    def exchange(exchange_id: Annotated[int, Path(ge=1, le=_MAX_ID)]) -> dict[str, Any]:
         """One exchange with everything linked to it (``acorn tx show --json``)."""
         view = exchange_view(pipeline.store, exchange_id)
         if view is None:
             raise HTTPException(404, f"no exchange {exchange_id}")
         return view
 
-    @api.get("/api/po/{po_number}")
+    @api.get("/api/po/{po_number}", responses={404: {"description": "no such PO"}})
     def purchase_order(po_number: str, partner: str | None = None) -> dict[str, Any]:
         """A purchase order's chain and what is due (``acorn po status --json``)."""
         chain = po_chain(pipeline.store, po_number, partner)
@@ -137,4 +171,15 @@ def create_api(pipeline: Pipeline) -> FastAPI:
             for a in found
         ]}  # fmt: skip
 
+    add_pages(api, pipeline)
+    # Middleware runs outermost last-added first: the session is read, then the operator.
+    api.add_middleware(AuthMiddleware, config=pipeline.config)
+    api.add_middleware(SessionMiddleware, secret_key=session_secret(settings),
+                       session_cookie="acorn_session", max_age=int(settings.session_minutes * 60),
+                       same_site="strict", https_only=settings.secure_cookies)  # fmt: skip
     return api
+
+
+def _local(target: str) -> str:
+    """Only a path of this site (no open redirect to another host)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"

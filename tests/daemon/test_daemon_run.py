@@ -31,6 +31,7 @@ from tests.pipeline.as2_sim import (
     Site,
     amazon_message,
     amazon_site,
+    basic_auth,
     post_message,
     serving,
     write_site,
@@ -111,8 +112,10 @@ def start(config: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def get(url: str) -> tuple[int, bytes]:
+    """GET ``url`` as the test operator (HTTP Basic)."""
+    request = urllib.request.Request(url, headers={"Authorization": basic_auth()})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

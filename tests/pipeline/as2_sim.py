@@ -14,6 +14,7 @@ a partner ("Amazon") that builds and posts messages with its own certificate.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -33,10 +34,19 @@ from gateway.transports.as2.client import HttpAnswer, post
 from gateway.transports.as2.cms import Signer
 from gateway.transports.as2.message import OutboundMessage, build_message
 from gateway.web import create_app
+from gateway.web.auth import hash_password
 from tests.transports.as2.pki import Identity, make_identity
 
 OUR_AS2 = "ACMEVENDOR"
 AMAZON_AS2 = "AMAZON"
+#: The operator every test site has (an admin), for the dashboard and the API.
+OPERATOR, PASSWORD = "ops", "ops-test-password"
+_OPERATOR_HASH = hash_password(PASSWORD)
+
+
+def basic_auth(name: str = OPERATOR, password: str = PASSWORD) -> str:
+    """An ``Authorization`` header value for HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()
 
 
 def listener() -> socket.socket:
@@ -128,6 +138,8 @@ def write_site(
     text = "".join([
         _table("gateway", gateway), _table("as2", station_values), _table("as2.key", key),
         _table("[partners]", partner), _table("partners.as2", partnership_values),
+        _table("[web.operators]", {"name": OPERATOR, "role": "admin",
+                                   "password_hash": _OPERATOR_HASH}),
     ])  # fmt: skip
     config = root / "acorn.toml"
     config.write_text(text, encoding="utf-8")

@@ -7,15 +7,27 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.pipeline.as2_sim import amazon_message, as2_site, post_message, serving
+from tests.pipeline.as2_sim import (
+    amazon_message,
+    as2_site,
+    basic_auth,
+    post_message,
+    serving,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PAYLOAD = (REPO / "sandbox_fixtures" / "golden" / "850" / "cn_consigned_cases.edi").read_bytes()
 
 
-def get(url: str) -> tuple[int, str, bytes]:
+def get(url: str, *, authorization: str | None = None) -> tuple[int, str, bytes]:
+    """GET ``url`` as the test operator (HTTP Basic) unless ``authorization`` says else
+    (``""``: anonymous)."""
+    request = urllib.request.Request(url)
+    credentials = basic_auth() if authorization is None else authorization
+    if credentials:
+        request.add_header("Authorization", credentials)
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers["content-type"], response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers["content-type"], exc.read()
