@@ -158,6 +158,7 @@ def _finish(
         if problem is None:
             tx.update_as2_message(message.id, status="delivered", **values)
             tx.set_state(exchange.id, "sent")
+            tx.set_envelope_status(exchange.id, "sent")
             tx.event(exchange.id, "interchange_sent", transport="as2",
                      reference=message.message_id[:200],
                      mdn=str(mdn.disposition) if mdn else "none")  # fmt: skip
@@ -170,6 +171,7 @@ def _finish(
 
 def _fail(tx: Repository, exchange: ExchangeRecord, partner: str | None, reason: str) -> None:
     tx.set_state(exchange.id, "failed", reason=reason[:2000])
+    tx.set_envelope_status(exchange.id, "failed")
     tx.event(exchange.id, "send_failed", reason=reason[:500], final=True)
     raise_send_failed(tx, exchange, partner, reason)
 

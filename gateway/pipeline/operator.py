@@ -137,6 +137,7 @@ def _resend(pipeline: Pipeline, tx: Repository, exchange_id: int) -> Outcome:
         _payload(tx, record)  # refused when the retention job purged the bytes
         if not tx.requeue_failed(exchange_id, now):
             raise _Refused("it changed meanwhile (someone else acted on it)")
+        tx.set_envelope_status(exchange_id, "queued")
         tx.event(exchange_id, "resend_requested", previous_state="failed",
                  previous_reason=(record.reason or "")[:500])  # fmt: skip
         return Outcome(exchange_id, "requeued", "failed -> queued: the next pass sends it",

@@ -82,6 +82,7 @@ def send(pipeline: Pipeline) -> int:
                 if exchange.attempts >= tries:
                     reason = f"{exc} (after {exchange.attempts} tries)"
                     tx.set_state(exchange.id, "failed", reason=reason[:2000])
+                    tx.set_envelope_status(exchange.id, "failed")
                     tx.event(exchange.id, "send_failed", reason=str(exc)[:500], final=True,
                              permanent=permanent, attempt=exchange.attempts)  # fmt: skip
                     raise_send_failed(tx, exchange, partner.name, reason)
@@ -93,6 +94,7 @@ def send(pipeline: Pipeline) -> int:
             continue
         with pipeline.store.transaction() as tx:
             tx.set_state(exchange.id, "sent")
+            tx.set_envelope_status(exchange.id, "sent")
             reference = receipt.reference if receipt else "published before a restart"
             tx.event(exchange.id, "interchange_sent", transport=transport.name,
                      reference=reference)  # fmt: skip

@@ -412,6 +412,17 @@ class Repository(OperatorQueries):
         self._s.flush()
         return row.id
 
+    def set_envelope_status(self, exchange_id: int, status: str) -> None:
+        """Set the status of every interchange, group and set an outbound exchange carries
+        (``queued`` when recorded; ``sent`` or ``failed`` with the exchange)."""
+        interchanges = select(InterchangeRow.id).where(InterchangeRow.exchange_id == exchange_id)
+        groups = select(GroupRow.id).where(GroupRow.interchange_id.in_(interchanges))
+        self._s.execute(update(TransactionRow).where(TransactionRow.group_id.in_(groups))
+                        .values(status=status))  # fmt: skip
+        self._s.execute(update(GroupRow).where(GroupRow.id.in_(groups)).values(status=status))
+        self._s.execute(update(InterchangeRow).where(InterchangeRow.id.in_(interchanges))
+                        .values(status=status))  # fmt: skip
+
     def set_transaction_key(self, transaction_id: int, business_key: str) -> None:
         """Record the business key (PO number...) of a set once it is known."""
         self._s.execute(

@@ -81,6 +81,10 @@ def test_our_997_reaches_amazon_over_as2_and_its_signed_mdn_is_verified_and_kept
         assert mdn is not None and f"Received-Content-MIC: {message.mic}".encode() in mdn
         assert b"multipart/signed" in mdn  # the signed MDN, as received (G5)
         assert "interchange_sent" in events
+        with us.pipeline.store.transaction() as tx:
+            [envelope] = tx.envelope_tree(exchange.id)
+        assert envelope.status == "sent"
+        assert {g.status for g in envelope.groups} == {"sent"}
         [at_amazon] = received_by(them.pipeline)
         assert at_amazon.message_id == message.message_id
         assert message.mic is not None and at_amazon.mic is not None
