@@ -8,12 +8,11 @@ takes a free port). SIGTERM or SIGINT stops it gracefully (exit 0).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from gateway.cli.serve import bind
-from gateway.cli.setup import add_config_argument, open_pipeline
-from gateway.log import configure, exchange_event, get_logger
+from gateway.cli.serve import open_and_listen
+from gateway.cli.setup import add_config_argument
+from gateway.log import configure, exchange_event
 
 
 def add_run(commands: Any) -> None:
@@ -38,14 +37,6 @@ def run_daemon(args: argparse.Namespace) -> int:
     from gateway.daemon import Daemon
 
     configure()
-    pipeline = open_pipeline(args)
+    pipeline, listener = open_and_listen(args)
     pipeline.store.on_event = exchange_event
-    if pipeline.config.as2 is not None:
-        pipeline.as2_station()  # a key that cannot be loaded stops us now, not at a POST
-    listener, address = bind(args.host or pipeline.config.gateway.http_host,
-                             pipeline.config.gateway.http_port if args.port is None
-                             else args.port)  # fmt: skip
-    get_logger("gateway.daemon").info("listening", address=address)
-    print(json.dumps({"listening": address}) if args.json else f"listening on {address}",
-          flush=True)
     return Daemon(pipeline, listener, workers=args.workers).run()

@@ -15,10 +15,9 @@ import socket
 import sys
 from typing import Any
 
-import uvicorn
-
 from gateway.cli.setup import add_config_argument, open_pipeline
 from gateway.errors import ConfigError
+from gateway.pipeline import Pipeline
 from gateway.web import create_app
 
 
@@ -39,14 +38,9 @@ def add_serve(commands: Any) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 0 after a clean stop."""
-    pipeline = open_pipeline(args)
-    if pipeline.config.as2 is not None:
-        pipeline.as2_station()  # a key that cannot be loaded stops us now, not at a POST
-    listener, address = bind(args.host or pipeline.config.gateway.http_host,
-                             pipeline.config.gateway.http_port if args.port is None
-                             else args.port)  # fmt: skip
-    print(json.dumps({"listening": address}) if args.json else f"listening on {address}",
-          flush=True)
+    import uvicorn
+
+    pipeline, listener = open_and_listen(args)
     config = uvicorn.Config(create_app(pipeline, workers=args.workers), log_level="warning",
                             lifespan="on", access_log=False, timeout_graceful_shutdown=10)
     for stop in (signal.SIGTERM, signal.SIGINT):  # see gateway.daemon.service: a clean exit 0
@@ -54,6 +48,21 @@ def run_serve(args: argparse.Namespace) -> int:
     uvicorn.Server(config).run(sockets=[listener])
     sys.stdout.flush()
     return 0
+
+
+def open_and_listen(args: argparse.Namespace) -> tuple[Pipeline, socket.socket]:
+    """The pipeline of ``--config`` (our AS2 keys loaded now: a key that cannot be loaded
+    stops us at start, not at the first POST) and a socket listening on ``--host``/``--port``
+    (or the configured ones); prints ``listening on http://HOST:PORT`` (``--json``: as JSON)."""
+    pipeline = open_pipeline(args)
+    if pipeline.config.as2 is not None:
+        pipeline.as2_station()
+    gateway = pipeline.config.gateway
+    listener, address = bind(args.host or gateway.http_host,
+                             gateway.http_port if args.port is None else args.port)  # fmt: skip
+    print(json.dumps({"listening": address}) if args.json else f"listening on {address}",
+          flush=True)
+    return pipeline, listener
 
 
 def bind(host: str, port: int) -> tuple[socket.socket, str]:

@@ -845,6 +845,7 @@ class Store:
         self.on_event: Callable[[int, str | None, str | None, str, dict[str, Any]], None] | None
         self.on_event = None
         register_secret(self.engine.url.password)  # never in a log line (G6)
+        self._head: str | None = None
 
     def upgrade(self) -> None:
         """Apply every Alembic migration not yet applied (``acorn db upgrade``)."""
@@ -902,9 +903,11 @@ class Store:
         from alembic.migration import MigrationContext
         from alembic.script import ScriptDirectory
 
-        config = AlembicConfig()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(config).get_current_head()
+        if self._head is None:  # the scripts do not change while the process runs
+            config = AlembicConfig()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            self._head = ScriptDirectory.from_config(config).get_current_head()
+        head = self._head
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         return current == head

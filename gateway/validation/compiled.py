@@ -30,7 +30,7 @@ from pathlib import Path
 
 from gateway.errors import ValidationSetupError
 from gateway.validation.codes import describe
-from gateway.validation.report import Finding
+from gateway.validation.report import Finding, segment_id_findings
 from gateway.x12 import Composite, Repeated, Segment, Transaction
 
 MAXINT = 2**31 - 1
@@ -865,17 +865,7 @@ def validate_transaction(
     global _COMPONENT, _REPETITION
     _COMPONENT, _REPETITION = component, repetition or ""
     segments = txn.all_segments()
-    findings: list[Finding] = []
-    kept: list[int] = []
-    for index, segment in enumerate(segments):
-        tag = segment.tag
-        if (2 <= len(tag) <= 3 and tag.isalnum() and tag.isupper()) or tag in ("ST", "SE"):
-            kept.append(index)
-        else:
-            findings.append(
-                Finding("segment", "1", f"segment id {tag!r} is not a valid segment identifier",
-                        segment.offset, tag, index + 1)
-            )  # fmt: skip
+    kept, findings = segment_id_findings(segments)
     findings += _repetitions(tables, segments)
     try:
         errors = _walk_all(tables, [segments[i] for i in kept], component)

@@ -32,7 +32,7 @@ from pyx12.map_walker import apply_walk_errors, walk_tree
 
 from gateway.errors import ValidationSetupError
 from gateway.validation.codes import describe
-from gateway.validation.report import Finding
+from gateway.validation.report import Finding, segment_id_findings
 from gateway.x12 import Composite, Delimiters, Element, Repeated, Segment, Transaction
 from gateway.x12.lexer import ISA_TA1_CODES, ISA_WIDTHS
 
@@ -191,20 +191,7 @@ class MapSet:
         Exceptions pyx12 raises on malformed input become one transaction finding.
         """
         segments = transaction.all_segments()
-        findings: list[Finding] = []
-        kept: list[int] = []
-        for index, segment in enumerate(segments):
-            tag = segment.tag
-            if (2 <= len(tag) <= 3 and tag.isalnum() and tag.isupper()) or tag in ("ST", "SE"):
-                kept.append(index)
-            else:
-                # pyx12 stops reading at an empty segment (pyx12-maps.md gotcha 5) and
-                # cannot walk an id that is no id: report it here and keep it out.
-                findings.append(
-                    Finding("segment", "1",
-                            f"segment id {tag!r} is not a valid segment identifier",
-                            segment.offset, tag, index + 1)
-                )  # fmt: skip
+        kept, findings = segment_id_findings(segments)  # pyx12 cannot walk them: kept out
         findings += self._repetition_findings(choice, segments)
         text = self._synthetic(choice, isa, gs, delimiters, [segments[i] for i in kept])
         try:

@@ -10,6 +10,7 @@ rejected), ``rejected`` (R).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -278,3 +279,20 @@ class ValidationReport:
             "findings": [f.to_dict() for f in self.findings],
             "interchanges": [i.to_dict() for i in self.interchanges],
         }
+
+
+def segment_id_findings(segments: Sequence[Any]) -> tuple[list[int], list[Finding]]:
+    """The indexes of the segments whose id can be walked by a map, and a finding (AK304 1)
+    for each other one: an empty id or one that is no id (pyx12 stops reading at an empty
+    segment, pyx12-maps.md gotcha 5). Both validation engines start with it."""
+    kept: list[int] = []
+    findings: list[Finding] = []
+    for index, segment in enumerate(segments):
+        tag = segment.tag
+        if (2 <= len(tag) <= 3 and tag.isalnum() and tag.isupper()) or tag in ("ST", "SE"):
+            kept.append(index)
+        else:
+            findings.append(Finding("segment", "1",
+                                    f"segment id {tag!r} is not a valid segment identifier",
+                                    segment.offset, tag, index + 1))  # fmt: skip
+    return kept, findings

@@ -13,4 +13,4 @@ __all__ = ["GatewayApp", "create_app"]
 
 def create_app(pipeline: Pipeline, *, workers: int = 8) -> GatewayApp:
     """The whole application of one gateway process."""
-    return GatewayApp(pipeline, workers=workers, api=create_api(pipeline))
+    return GatewayApp(pipeline, create_api(pipeline), workers=workers)

@@ -46,7 +46,7 @@ class GatewayApp:
     """The ASGI application of one gateway process. ``workers`` threads do the blocking
     work (decrypt, verify, commit)."""
 
-    def __init__(self, pipeline: Pipeline, *, workers: int = 8, api: Any = None) -> None:
+    def __init__(self, pipeline: Pipeline, api: Any, *, workers: int = 8) -> None:
         self.pipeline = pipeline
         self.api = api
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acorn-web")
@@ -65,20 +65,14 @@ class GatewayApp:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
-        if path not in ("/as2", "/as2/mdn") and self.api is not None:
+        if path not in ("/as2", "/as2/mdn"):
             await self.api(scope, receive, send)
             return
-        headers = _headers(scope)
-        if path == "/healthz":
-            answer = Answer(200, (("Content-Type", "text/plain"),), b"ok\n")
-        elif path in ("/as2", "/as2/mdn"):
-            if method != "POST":
-                answer = Answer(405, (("Allow", "POST"), ("Content-Type", "text/plain")),
-                                b"POST only\n")  # fmt: skip
-            else:
-                answer = await self._post(path, headers, receive)
+        if method != "POST":
+            answer = Answer(405, (("Allow", "POST"), ("Content-Type", "text/plain")),
+                            b"POST only\n")  # fmt: skip
         else:
-            answer = Answer(404, (("Content-Type", "text/plain"),), b"not found\n")
+            answer = await self._post(path, _headers(scope), receive)
         await _respond(send, answer)
         if path == "/as2" and answer.status == 200:
             crashpoint("as2.mdn_sent")
