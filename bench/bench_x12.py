@@ -7,6 +7,8 @@ interchanges, in a temporary directory, then measures in one run:
 (a) ``data.split(b"~")`` on the file read whole (the floor: no decoding, no objects);
 (b) ``gateway.x12.read_events`` streaming the file from disk: time and segments/s, in a
     fresh child process so that its peak RSS (``resource.getrusage``) is read_events' own;
+    once holding one set at a time (the default) and once one segment at a time
+    (``whole_sets=False``);
 (c) the tracemalloc peak of read_events over the first ~10 MB (tracemalloc slows
     allocation-heavy code several times, so it is not on the timed pass).
 
@@ -40,7 +42,7 @@ def generate(path: Path, megabytes: int) -> tuple[int, int]:
     interchanges = max(1, round(megabytes * 1_000_000 / one))
     stream = LazyInterchanges(interchanges, GROUPS_PER_INTERCHANGE, SETS_PER_GROUP)
     with path.open("wb") as out:
-        while chunk := stream.read(1 << 20):
+        while chunk := stream.read(1 << 16):  # small reads: the generator appends to its buffer
             out.write(chunk)
     return stream.expected_sets, stream.segments
 
@@ -50,9 +52,9 @@ def max_rss_mib() -> float:
     return peak_rss_kib() / 1024
 
 
-def count_sets(stream: io.BufferedReader) -> int:
+def count_sets(stream: io.BufferedReader, whole_sets: bool = True) -> int:
     sets = 0
-    for event in read_events(stream):
+    for event in read_events(stream, whole_sets=whole_sets):
         if isinstance(event, TransactionRead):
             sets += 1
         elif isinstance(event, DocumentIssue):
@@ -60,12 +62,12 @@ def count_sets(stream: io.BufferedReader) -> int:
     return sets
 
 
-def measure_events(path: Path) -> None:
+def measure_events(path: Path, whole_sets: bool) -> None:
     """Child process: stream ``path`` through read_events; print time, sets and peak RSS."""
     rss_before = max_rss_mib()
     with path.open("rb") as stream:
         started = time.perf_counter()
-        sets = count_sets(stream)
+        sets = count_sets(stream, whole_sets)
         seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "sets": sets, "before": rss_before,
                       "after": max_rss_mib()}))  # fmt: skip
@@ -76,9 +78,10 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=100, help="size of the generated file in MB")
     parser.add_argument("--keep", type=Path, help="write the file here instead of a temp dir")
     parser.add_argument("--measure-events", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--segment-by-segment", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_events:
-        measure_events(args.measure_events)
+        measure_events(args.measure_events, whole_sets=not args.segment_by_segment)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,15 +97,16 @@ def main() -> None:
         )
 
         # (b) in a fresh process: ru_maxrss is the high-water mark of the whole process.
-        child = subprocess.run(
-            [sys.executable, __file__, "--measure-events", str(path)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        measured = json.loads(child.stdout)
-        events_seconds = measured["seconds"]
-        rss_before, rss_after_events = measured["before"], measured["after"]
-        if measured["sets"] != sets:
-            raise SystemExit(f"read {measured['sets']} sets, generated {sets}")
+        runs = []
+        for mode in ([], ["--segment-by-segment"]):
+            child = subprocess.run(
+                [sys.executable, __file__, "--measure-events", str(path), *mode],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            measured = json.loads(child.stdout)
+            if measured["sets"] != sets:
+                raise SystemExit(f"read {measured['sets']} sets, generated {sets}")
+            runs.append(measured)
 
         # (c) tracemalloc peak of read_events over the first ~10 MB (a bounded prefix).
         with path.open("rb") as stream:
@@ -135,19 +139,23 @@ def main() -> None:
         f" | {mb / split_seconds:,.0f} | {split_segments / split_seconds:,.0f}"
         f" | peak RSS {rss_after_split:.0f} MiB (holds the file and every piece) |"
     )
-    print(
-        f"| (b) `read_events` streaming from disk (child process) | {events_seconds:.2f}"
-        f" | {mb / events_seconds:,.1f} | {segments / events_seconds:,.0f}"
-        f" | peak RSS {rss_before:.1f} MiB after imports, {rss_after_events:.1f} MiB at the end"
-        f" (+{rss_after_events - rss_before:.1f}) |"
-    )
+    for measured, what in zip(runs, ("one set at a time", "`whole_sets=False`"), strict=True):
+        seconds, before, after = measured["seconds"], measured["before"], measured["after"]
+        print(
+            f"| (b) `read_events` from disk, {what} (child process) | {seconds:.2f}"
+            f" | {mb / seconds:,.1f} | {segments / seconds:,.0f}"
+            f" | peak RSS {before:.1f} MiB after imports, {after:.1f} MiB at the end"
+            f" (+{after - before:.1f}) |"
+        )
+    events_seconds = runs[0]["seconds"]
     print(
         f"| (c) `read_events` tracemalloc peak (first 10 MB) | | | |"
         f" {traced_peak / (1024 * 1024):.2f} MiB |"
     )
     print(
         f"\nread_events is {events_seconds / split_seconds:,.0f}x the time of a plain split;"
-        f" {sets / events_seconds:,.0f} sets/s."
+        f" {sets / events_seconds:,.0f} sets/s ({sets / runs[1]['seconds']:,.0f} segment by"
+        " segment)."
     )
 
 

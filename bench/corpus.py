@@ -133,33 +133,15 @@ STREAM_BODY = [
 ]  # fmt: skip
 
 
-class LazyInterchanges:
-    """A binary stream of valid interchanges of 850s, produced as it is read.
+class GeneratedStream:
+    """A binary stream made, as it is read, from the byte pieces of ``pieces``: nothing but
+    the pending piece is held, so a reader's memory can be measured on inputs far larger
+    than what is ever in memory. ``produced`` counts the bytes handed out."""
 
-    Nothing but the pending piece is held: ``read(n)`` builds text on demand, so a reader's
-    memory can be measured on inputs far larger than what is ever in memory. ``produced``
-    counts the bytes handed out; ``expected_sets`` and ``segments`` what the stream holds.
-    """
-
-    def __init__(self, interchanges: int, groups: int, sets_per_group: int) -> None:
-        self.expected_sets = interchanges * groups * sets_per_group
-        self.segments = interchanges * (2 + groups * (2 + sets_per_group * (len(STREAM_BODY) + 2)))
+    def __init__(self, pieces: Iterator[bytes]) -> None:
         self.produced = 0
-        self._pieces = self._generate(interchanges, groups, sets_per_group)
+        self._pieces = pieces
         self._pending = b""
-
-    @staticmethod
-    def _generate(interchanges: int, groups: int, sets: int) -> Iterator[bytes]:
-        for isa13 in range(1, interchanges + 1):
-            yield _STREAM_ISA.format(isa13=isa13).encode()
-            for gs06 in range(1, groups + 1):
-                yield f"GS*PO*AMAZON*VENDOR*20240102*1530*{gs06}*X*004010~\r\n".encode()
-                for st02 in range(1, sets + 1):
-                    body = "~".join(STREAM_BODY).format(po=f"P{isa13:03d}{gs06:03d}{st02:06d}")
-                    count = len(STREAM_BODY) + 2
-                    yield f"ST*850*{st02:04d}~{body}~SE*{count}*{st02:04d}~\r\n".encode()
-                yield f"GE*{sets}*{gs06}~".encode()
-            yield f"IEA*{groups}*{isa13:09d}~\n".encode()
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all that is left when ``size`` < 0); ``b""`` at the end."""
@@ -173,6 +155,33 @@ class LazyInterchanges:
         out, self._pending = self._pending[:size], self._pending[size:]
         self.produced += len(out)
         return out
+
+
+class LazyInterchanges(GeneratedStream):
+    """A binary stream of valid interchanges of 850s, produced as it is read.
+
+    Nothing but the pending piece is held: ``read(n)`` builds text on demand, so a reader's
+    memory can be measured on inputs far larger than what is ever in memory. ``produced``
+    counts the bytes handed out; ``expected_sets`` and ``segments`` what the stream holds.
+    """
+
+    def __init__(self, interchanges: int, groups: int, sets_per_group: int) -> None:
+        self.expected_sets = interchanges * groups * sets_per_group
+        self.segments = interchanges * (2 + groups * (2 + sets_per_group * (len(STREAM_BODY) + 2)))
+        super().__init__(self._generate(interchanges, groups, sets_per_group))
+
+    @staticmethod
+    def _generate(interchanges: int, groups: int, sets: int) -> Iterator[bytes]:
+        for isa13 in range(1, interchanges + 1):
+            yield _STREAM_ISA.format(isa13=isa13).encode()
+            for gs06 in range(1, groups + 1):
+                yield f"GS*PO*AMAZON*VENDOR*20240102*1530*{gs06}*X*004010~\r\n".encode()
+                for st02 in range(1, sets + 1):
+                    body = "~".join(STREAM_BODY).format(po=f"P{isa13:03d}{gs06:03d}{st02:06d}")
+                    count = len(STREAM_BODY) + 2
+                    yield f"ST*850*{st02:04d}~{body}~SE*{count}*{st02:04d}~\r\n".encode()
+                yield f"GE*{sets}*{gs06}~".encode()
+            yield f"IEA*{groups}*{isa13:09d}~\n".encode()
 
 
 def peak_rss_kib() -> int:

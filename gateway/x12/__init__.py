@@ -1,16 +1,25 @@
 """The X12 codec: bytes <-> Interchange > FunctionalGroup > Transaction > Segment.
 
 Pure: no I/O beyond the stream it is given, no knowledge of maps or partners.
+
+Reading: :func:`parse` builds the whole tree; :func:`read_events` streams envelope events,
+holding one transaction set at a time, or with ``whole_sets=False`` one segment at a time
+(:class:`TransactionStart`, then a :class:`SegmentRead` per body segment, then the
+:class:`TransactionRead` without its body); :class:`DocumentBuilder` builds the tree from
+whole-set events. See ``gateway.x12.envelope``.
 """
 
 from gateway.x12.envelope import (
+    DocumentBuilder,
     DocumentIssue,
     Event,
     GroupEnd,
     GroupStart,
     InterchangeEnd,
     InterchangeStart,
+    SegmentRead,
     TransactionRead,
+    TransactionStart,
     parse,
     read_events,
 )
@@ -44,6 +53,7 @@ __all__ = [
     "FUNCTIONAL_GROUP_OF_SET",
     "Composite",
     "Delimiters",
+    "DocumentBuilder",
     "DocumentIssue",
     "Element",
     "EnvelopeIssue",
@@ -58,8 +68,10 @@ __all__ = [
     "Party",
     "Repeated",
     "Segment",
+    "SegmentRead",
     "Transaction",
     "TransactionRead",
+    "TransactionStart",
     "X12Document",
     "build_group",
     "build_interchange",

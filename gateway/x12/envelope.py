@@ -2,8 +2,20 @@
 
 :func:`read_events` turns a byte stream into a flat stream of events (an interchange
 opens, a group opens, a transaction set was read, a group closes, an interchange closes)
-while holding only the current transaction set in memory. :func:`parse` builds the whole
-tree from the same events.
+while holding only the current transaction set in memory. :class:`DocumentBuilder` builds
+the whole tree from the same events, one at a time; :func:`parse` is the two together.
+
+Two modes of :func:`read_events`:
+
+* ``whole_sets=True`` (the default): each transaction set is yielded whole, as one
+  :class:`TransactionRead`; memory holds one set.
+* ``whole_sets=False``: memory holds one segment, not one set, so that a set of any length
+  (an 850 of 100,000 lines) is read in bounded memory. At an ST a :class:`TransactionStart`
+  is yielded, then one :class:`SegmentRead` per segment of the set's body (between ST and
+  SE), then at the SE (or where the SE should have been) the :class:`TransactionRead`,
+  whose ``transaction.segments`` is ``()`` and whose issues are exactly those of the
+  other mode (SE01 is checked against a count of the segments read). Every other event is
+  the same in both modes. :class:`DocumentBuilder` takes only whole-set events.
 
 Envelope checks, each reported as an :class:`EnvelopeIssue` with the code X12 uses for it:
 
@@ -32,8 +44,9 @@ ST02 unique within the group                            transaction  AK502 23
 from __future__ import annotations
 
 import io
+from collections import namedtuple
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,6 +58,7 @@ from gateway.x12.model import (
     EnvelopeIssue,
     FunctionalGroup,
     Interchange,
+    RecordTuple,
     Segment,
     Transaction,
     X12Document,
@@ -53,6 +67,8 @@ from gateway.x12.model import (
 #: Interchange-level segments allowed between ISA and the first GS: security (ISB/ISE,
 #: X12.58) and interchange acknowledgments (TA1, TA3).
 SERVICE_SEGMENTS = frozenset({"ISB", "ISE", "TA1", "TA3"})
+#: The segments that open or close an envelope; every other segment is content.
+_ENVELOPE_TAGS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,50 @@ class GroupStart:
 
 
 @dataclass(frozen=True)
+class TransactionStart:
+    """An ST opened a transaction set (``read_events(whole_sets=False)`` only).
+
+    Its body follows as :class:`SegmentRead` events, then its :class:`TransactionRead`.
+    """
+
+    header: Segment
+
+
+class SegmentRead(RecordTuple, namedtuple("_SegmentReadFields", ("segment",), module=__name__)):
+    """One segment of a transaction set's body, between ST and SE
+    (``read_events(whole_sets=False)`` only).
+
+    An immutable record like the other events, compared by class and field; a named tuple
+    underneath, not a dataclass, because one is made per segment read and a tuple is built
+    several times faster.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self[0] == other[0]
+        return False if isinstance(other, tuple) else NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return not self[0] == other[0]
+        return True if isinstance(other, tuple) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self[0],))
+
+    def __repr__(self) -> str:
+        return f"SegmentRead(segment={self[0]!r})"
+
+
+@dataclass(frozen=True)
 class TransactionRead:
-    """A whole transaction set (ST..SE, or ST.. when SE is missing) was read."""
+    """A whole transaction set (ST..SE, or ST.. when SE is missing) was read.
+
+    With ``read_events(whole_sets=False)`` the body was yielded before as
+    :class:`SegmentRead` events and ``transaction.segments`` is ``()``.
+    """
 
     transaction: Transaction
 
@@ -107,37 +165,58 @@ class DocumentIssue:
     issue: EnvelopeIssue
 
 
-Event = InterchangeStart | GroupStart | TransactionRead | GroupEnd | InterchangeEnd | DocumentIssue
+Event = (
+    InterchangeStart
+    | GroupStart
+    | TransactionStart
+    | SegmentRead
+    | TransactionRead
+    | GroupEnd
+    | InterchangeEnd
+    | DocumentIssue
+)
 
 
-@dataclass
 class _OpenGroup:
-    header: Segment
-    issues: list[EnvelopeIssue] = field(default_factory=list)
-    set_count: int = 0
-    control_numbers: set[str] = field(default_factory=set)
+    __slots__ = ("control_numbers", "header", "issues", "set_count")
+
+    def __init__(self, header: Segment, issues: list[EnvelopeIssue]) -> None:
+        self.header = header
+        self.issues = issues
+        self.set_count = 0
+        self.control_numbers: set[str] = set()
 
 
-@dataclass
 class _OpenTransaction:
-    header: Segment
-    body: list[Segment] = field(default_factory=list)
-    issues: list[EnvelopeIssue] = field(default_factory=list)
+    """The set being read: its body (whole sets) or only a count of it (streaming)."""
+
+    __slots__ = ("body", "count", "header", "issues")
+
+    def __init__(
+        self, header: Segment, issues: list[EnvelopeIssue], body: list[Segment] | None
+    ) -> None:
+        self.header = header
+        self.issues = issues
+        self.body = body
+        self.count = 0  # body segments read, when the body is not kept
 
 
-@dataclass
 class _OpenInterchange:
-    header: Segment
-    service_segments: list[Segment] = field(default_factory=list)
-    issues: list[EnvelopeIssue] = field(default_factory=list)
-    group_count: int = 0
-    group_numbers: set[str] = field(default_factory=set)
+    __slots__ = ("group_count", "group_numbers", "header", "issues", "service_segments")
+
+    def __init__(self, header: Segment, issues: list[EnvelopeIssue]) -> None:
+        self.header = header
+        self.issues = issues
+        self.service_segments: list[Segment] = []
+        self.group_count = 0
+        self.group_numbers: set[str] = set()
 
 
 class _EnvelopeReader:
     """The state machine behind :func:`read_events`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, whole_sets: bool = True) -> None:
+        self.whole_sets = whole_sets
         self.isa: _OpenInterchange | None = None
         self.group: _OpenGroup | None = None
         self.txn: _OpenTransaction | None = None
@@ -151,6 +230,7 @@ class _EnvelopeReader:
             return
         self.txn = None
         header = txn.header
+        body = txn.body
         if trailer is None:
             txn.issues.append(
                 EnvelopeIssue("transaction", "2",
@@ -158,7 +238,7 @@ class _EnvelopeReader:
                               at, "SE")
             )  # fmt: skip
         else:
-            count = len(txn.body) + 2
+            count = (len(body) if body is not None else txn.count) + 2
             declared = trailer.text(1)
             if declared != str(count) and not (declared.isdigit() and int(declared) == count):
                 txn.issues.append(
@@ -172,7 +252,8 @@ class _EnvelopeReader:
                                   f"SE02 {trailer.text(2)!r} does not match ST02"
                                   f" {header.text(2)!r}", trailer.offset, "SE", "SE02")
                 )  # fmt: skip
-        yield TransactionRead(Transaction(header, tuple(txn.body), trailer, tuple(txn.issues)))
+        segments = tuple(body) if body is not None else ()
+        yield TransactionRead(Transaction(header, segments, trailer, tuple(txn.issues)))
 
     def close_group(self, trailer: Segment | None, at: int) -> Iterator[Event]:
         yield from self.close_transaction(None, at)
@@ -253,7 +334,7 @@ class _EnvelopeReader:
                               "ISA13")
             )  # fmt: skip
         self.seen_interchanges.add(key)
-        self.isa = _OpenInterchange(header, issues=found)
+        self.isa = _OpenInterchange(header, found)
 
     def open_group(self, header: Segment) -> None:
         assert self.isa is not None
@@ -294,108 +375,170 @@ class _EnvelopeReader:
             )  # fmt: skip
         self.group.control_numbers.add(st02)
         self.group.set_count += 1
-        self.txn = _OpenTransaction(header, issues=issues)
+        self.txn = _OpenTransaction(header, issues, [] if self.whole_sets else None)
 
     # -- driving ---------------------------------------------------------------------
 
-    def feed(self, lexer: Lexer) -> Iterator[Event]:
-        for token in lexer:
-            segment = token.segment
-            tag = segment.tag
-            if tag == "ISA":
-                yield from self.close_interchange(None, segment.offset)
-                self.open_interchange(segment, token.issues)
-                yield InterchangeStart(segment, token.delimiters, tuple(self.isa.issues))
-            elif tag == "IEA":
-                yield from self.close_interchange(segment, segment.offset)
-            elif tag == "GS":
-                yield from self.close_group(None, segment.offset)
-                self.open_group(segment)
-                yield GroupStart(segment)
-            elif tag == "GE":
-                if self.group is None:
-                    self.orphan(segment, "a functional group (GE without GS)")
-                    continue
-                yield from self.close_group(segment, segment.offset)
-            elif tag == "ST":
-                yield from self.close_transaction(None, segment.offset)
-                if self.group is None:
-                    self.orphan(segment, "a functional group (ST without GS)")
-                    continue
-                self.open_transaction(segment)
-            elif tag == "SE" and self.txn is not None:
-                yield from self.close_transaction(segment, segment.offset)
-            elif self.txn is not None:
-                self.txn.body.append(segment)
-            elif tag in SERVICE_SEGMENTS and self.isa is not None and self.isa.group_count == 0:
-                # X12.5: TA1 and the ISB/ISE service requests follow the ISA and precede the
-                # first GS; after a group they are orphans like any other segment.
-                self.isa.service_segments.append(segment)
-            elif self.group is not None:
-                self.orphan(segment, "a transaction set (not between ST and SE)")
-            else:
-                self.orphan(segment, "a functional group (not between GS and GE)")
+    def read(self, lexer: Lexer) -> Iterator[Event]:
+        """The events of the segments of ``lexer``, as :func:`read_events` describes.
+
+        The body of an open set (the bulk of any input) takes the short way: one set
+        lookup, then an append to the set's body (or one SegmentRead when streaming);
+        envelope segments and segments outside any set go through :meth:`envelope`.
+        """
+        envelope_tags = _ENVELOPE_TAGS
+        new = tuple.__new__
+        body: list[Segment] | None = None  # the open set's body, when it is kept
+        txn: _OpenTransaction | None = None  # the open set
+        try:
+            for segment in lexer.segments():
+                tag = segment.tag
+                if tag in envelope_tags:
+                    yield from self.envelope(segment, tag, lexer)
+                    txn = self.txn
+                    body = txn.body if txn is not None else None
+                elif body is not None:
+                    body.append(segment)
+                elif txn is not None:
+                    txn.count += 1
+                    yield new(SegmentRead, (segment,))
+                else:
+                    self.outside(segment)
+        except X12SyntaxError as exc:
+            yield DocumentIssue(
+                EnvelopeIssue("document", "022" if exc.segment else "024", exc.message,
+                              exc.offset, exc.segment or "")
+            )  # fmt: skip
+            return
+        yield from self.close_interchange(None, lexer.offset)
+
+    def envelope(self, segment: Segment, tag: str, lexer: Lexer) -> Iterator[Event]:
+        """Events of an ISA, IEA, GS, GE, ST or SE segment."""
+        if tag == "ISA":
+            yield from self.close_interchange(None, segment.offset)
+            issues = lexer.isa_issues if segment is lexer.isa else ()
+            self.open_interchange(segment, issues)
+            assert self.isa is not None and lexer.delimiters is not None
+            yield InterchangeStart(segment, lexer.delimiters, tuple(self.isa.issues))
+        elif tag == "IEA":
+            yield from self.close_interchange(segment, segment.offset)
+        elif tag == "GS":
+            yield from self.close_group(None, segment.offset)
+            self.open_group(segment)
+            yield GroupStart(segment)
+        elif tag == "GE":
+            if self.group is None:
+                self.orphan(segment, "a functional group (GE without GS)")
+                return
+            yield from self.close_group(segment, segment.offset)
+        elif tag == "ST":
+            yield from self.close_transaction(None, segment.offset)
+            if self.group is None:
+                self.orphan(segment, "a functional group (ST without GS)")
+                return
+            self.open_transaction(segment)
+            if not self.whole_sets:
+                yield TransactionStart(segment)
+        elif self.txn is not None:  # SE
+            yield from self.close_transaction(segment, segment.offset)
+        else:
+            self.outside(segment)
+
+    def outside(self, segment: Segment) -> None:
+        """A segment that is not an envelope segment, read while no set is open."""
+        assert self.isa is not None
+        if segment.tag in SERVICE_SEGMENTS and self.isa.group_count == 0:
+            # X12.5: TA1 and the ISB/ISE service requests follow the ISA and precede the
+            # first GS; after a group they are orphans like any other segment.
+            self.isa.service_segments.append(segment)
+        elif self.group is not None:
+            self.orphan(segment, "a transaction set (not between ST and SE)")
+        else:
+            self.orphan(segment, "a functional group (not between GS and GE)")
 
 
 def read_events(
-    stream: BinaryIO, *, max_segment: int = DEFAULT_MAX_SEGMENT, chunk_size: int = 1 << 16
+    stream: BinaryIO,
+    *,
+    max_segment: int = DEFAULT_MAX_SEGMENT,
+    chunk_size: int = 1 << 16,
+    whole_sets: bool = True,
 ) -> Iterator[Event]:
     """Read ``stream`` and yield envelope events in input order.
 
-    Memory holds one transaction set at a time. Reading never raises for bad input: where
-    the input stops being X12, a single :class:`DocumentIssue` is yielded and the events
-    end (structures left open are dropped without further issues, so that the one cause
-    is reported once).
+    Memory holds one transaction set at a time, or one segment with ``whole_sets=False``
+    (see the module docstring). Reading never raises for bad input: where the input stops
+    being X12, a single :class:`DocumentIssue` is yielded and the events end (structures
+    left open are dropped without further issues, so that the one cause is reported once).
     """
-    reader = _EnvelopeReader()
+    # The reader's generator itself, so that each event is passed on by one frame only.
     lexer = Lexer(stream, max_segment=max_segment, chunk_size=chunk_size)
-    try:
-        yield from reader.feed(lexer)
-    except X12SyntaxError as exc:
-        yield DocumentIssue(
-            EnvelopeIssue("document", "022" if exc.segment else "024", exc.message, exc.offset,
-                          exc.segment or "")
-        )  # fmt: skip
-        return
-    yield from reader.close_interchange(None, lexer.offset)
+    return _EnvelopeReader(whole_sets=whole_sets).read(lexer)
+
+
+class DocumentBuilder:
+    """Builds the :class:`X12Document` of a stream of events, given one at a time.
+
+    ``add`` every event of :func:`read_events` in order, then ``document()`` is the tree
+    (what :func:`parse` returns); ``document()`` may be asked at any point and holds the
+    interchanges ended so far. Only whole-set events are supported: the events of
+    ``read_events(whole_sets=False)`` carry no set bodies, so :class:`TransactionStart`
+    and :class:`SegmentRead` raise ``TypeError`` rather than build empty sets.
+    """
+
+    def __init__(self) -> None:
+        self._interchanges: list[Interchange] = []
+        self._issues: list[EnvelopeIssue] = []
+        self._groups: list[FunctionalGroup] = []
+        self._transactions: list[Transaction] = []
+        self._delimiters = Delimiters()
+
+    def add(self, event: Event) -> None:
+        """Take the next event."""
+        if isinstance(event, TransactionRead):
+            self._transactions.append(event.transaction)
+        elif isinstance(event, InterchangeStart):
+            self._groups, self._delimiters = [], event.delimiters
+        elif isinstance(event, GroupStart):
+            self._transactions = []
+        elif isinstance(event, GroupEnd):
+            self._groups.append(
+                FunctionalGroup(event.header, tuple(self._transactions), event.trailer,
+                                event.issues)
+            )  # fmt: skip
+        elif isinstance(event, InterchangeEnd):
+            self._interchanges.append(
+                Interchange(event.header, tuple(self._groups), event.trailer, self._delimiters,
+                            event.issues, event.service_segments)
+            )  # fmt: skip
+        elif isinstance(event, DocumentIssue):
+            self._issues.append(event.issue)
+        elif isinstance(event, TransactionStart | SegmentRead):
+            raise TypeError(
+                f"DocumentBuilder takes whole-set events only, not {type(event).__name__}"
+                " (read the events with whole_sets=True)"
+            )
+        else:
+            raise TypeError(f"not an event of read_events: {event!r}")
+
+    def document(self) -> X12Document:
+        """The tree of the events added so far."""
+        return X12Document(tuple(self._interchanges), tuple(self._issues))
 
 
 def parse(source: bytes | str | Path | BinaryIO, **options: int) -> X12Document:
     """Read a whole input into an :class:`X12Document` tree.
 
-    ``source`` is bytes, a path, or a binary stream. Envelope issues are attached to the
-    node they concern; problems that stop reading are in ``X12Document.issues``.
+    ``source`` is bytes, a path, or a binary stream; ``options`` are those of
+    :func:`read_events` (``max_segment``, ``chunk_size``). Envelope issues are attached to
+    the node they concern; problems that stop reading are in ``X12Document.issues``.
     """
-    if isinstance(source, bytes):
-        return _build(read_events(io.BytesIO(source), **options))
     if isinstance(source, str | Path):
         with open(source, "rb") as stream:
-            return _build(read_events(stream, **options))
-    return _build(read_events(source, **options))
-
-
-def _build(events: Iterator[Event]) -> X12Document:
-    interchanges: list[Interchange] = []
-    doc_issues: list[EnvelopeIssue] = []
-    groups: list[FunctionalGroup] = []
-    transactions: list[Transaction] = []
-    delimiters = Delimiters()
-    for event in events:
-        if isinstance(event, InterchangeStart):
-            groups, delimiters = [], event.delimiters
-        elif isinstance(event, GroupStart):
-            transactions = []
-        elif isinstance(event, TransactionRead):
-            transactions.append(event.transaction)
-        elif isinstance(event, GroupEnd):
-            groups.append(
-                FunctionalGroup(event.header, tuple(transactions), event.trailer, event.issues)
-            )
-        elif isinstance(event, InterchangeEnd):
-            interchanges.append(
-                Interchange(event.header, tuple(groups), event.trailer, delimiters,
-                            event.issues, event.service_segments)
-            )  # fmt: skip
-        else:
-            doc_issues.append(event.issue)
-    return X12Document(tuple(interchanges), tuple(doc_issues))
+            return parse(stream, **options)
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    builder = DocumentBuilder()
+    add = builder.add
+    for event in read_events(stream, **options):
+        add(event)
+    return builder.document()

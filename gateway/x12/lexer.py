@@ -1,8 +1,11 @@
 """Bytes to segments: the streaming X12 lexer.
 
-Reads any binary stream in chunks and yields one :class:`Token` per segment, holding at
-most one segment (bounded by ``max_segment``) plus one chunk in memory, so a 100 MB file
-is read in constant memory.
+Reads any binary stream in chunks and yields one :class:`Token` per segment (or, for the
+envelope reader, the bare :class:`Segment`), holding in memory at most the read buffer:
+one chunk plus the segment being read (bounded by ``max_segment``), so a 100 MB file is
+read in constant memory. For speed the segments the buffer holds whole are cut in one
+``split`` of the buffer rather than searched for one by one (see :meth:`Lexer.segments`);
+the buffer is then held up to three times over (bytes, text, pieces), never more.
 
 Delimiters are taken from each interchange's ISA (X12.5 section 3): the element separator
 is the byte at offset 3, ISA16 the component separator, the byte at offset 105 the segment
@@ -22,6 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import BinaryIO
 
 from gateway.errors import X12SyntaxError
@@ -104,9 +108,7 @@ def _isa_issues(fields: list[str], offset: int, fixed_width: bool) -> list[Envel
     for position, (ok, message) in checks.items():
         if not ok and len(fields[position - 1]) == ISA_WIDTHS[position - 1]:
             bad(position, message)
-    try:
-        datetime.strptime(fields[8] + fields[9], "%y%m%d%H%M")
-    except ValueError:
+    if not _is_date_time(fields[8], fields[9]):
         bad(9 if not _is_date(fields[8]) else 10, f"{fields[8]!r}/{fields[9]!r} is no date/time")
     isa11_width_ok = len(fields[10]) == 1  # a wrong width is reported above
     if isa11_width_ok and fields[11] < "00402" and fields[10] != "U":
@@ -126,6 +128,17 @@ def is_version(value: str) -> bool:
     return _VERSION.fullmatch(value) is not None
 
 
+# strptime is slow (tens of microseconds) and an input repeats few ISA dates: cached.
+@lru_cache(maxsize=256)
+def _is_date_time(yymmdd: str, hhmm: str) -> bool:
+    try:
+        datetime.strptime(yymmdd + hhmm, "%y%m%d%H%M")
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=256)
 def _is_date(yymmdd: str) -> bool:
     try:
         datetime.strptime(yymmdd, "%y%m%d")
@@ -137,7 +150,9 @@ def _is_date(yymmdd: str) -> bool:
 class Lexer:
     """Iterate the segments of a binary stream; see the module docstring.
 
-    ``stream`` is read with ``read(chunk_size)`` until it returns ``b""``.
+    ``stream`` is read with ``read(chunk_size)`` until it returns ``b""``. Iterating yields
+    one :class:`Token` per segment; :meth:`segments` yields the bare segments (the fast
+    path of the envelope reader), with the delimiters and ISA problems in attributes.
     """
 
     def __init__(
@@ -154,6 +169,11 @@ class Lexer:
         self._pos = 0  # read position inside _buf
         self._base = 0  # absolute offset of _buf[0]
         self._eof = False
+        #: The delimiters of the interchange being read (of the last ISA; None before one).
+        self.delimiters: Delimiters | None = None
+        #: The last ISA read, and the problems found in its fields.
+        self.isa: Segment | None = None
+        self.isa_issues: tuple[EnvelopeIssue, ...] = ()
 
     # -- buffer management ---------------------------------------------------------------
 
@@ -171,7 +191,7 @@ class Lexer:
 
     @property
     def offset(self) -> int:
-        """Absolute byte offset of the read position."""
+        """Absolute byte offset of the read position (just after the last segment yielded)."""
         return self._base + self._pos
 
     def _skip_space(self, keep: Delimiters | None) -> bool:
@@ -190,7 +210,8 @@ class Lexer:
 
     # -- the ISA ----------------------------------------------------------------------
 
-    def _read_isa(self) -> Token:
+    def _read_isa(self) -> Segment:
+        """Read the ISA at the read position; set ``delimiters``, ``isa``, ``isa_issues``."""
         start = self.offset
         available = self._fill(ISA_LENGTH)
         head = self._buf[self._pos : self._pos + ISA_LENGTH]
@@ -248,7 +269,9 @@ class Lexer:
                 )
             )  # fmt: skip
         self._pos += length
-        return Token(Segment("ISA", tuple(fields), start), delims, tuple(issues))
+        segment = Segment("ISA", tuple(fields), start)
+        self.delimiters, self.isa, self.isa_issues = delims, segment, tuple(issues)
+        return segment
 
     def _read_loose_isa(self, sep: str, start: int) -> tuple[list[str], str, str, int]:
         """Read an ISA that is not fixed width by counting its 16 element separators."""
@@ -268,62 +291,182 @@ class Lexer:
 
     # -- ordinary segments --------------------------------------------------------------
 
-    def _read_segment(self, delims: Delimiters) -> Segment:
-        start = self.offset
-        term = delims.segment.encode("latin-1")
-        searched = 0
-        while True:
-            index = self._buf.find(term, self._pos + searched)
-            if index >= 0 and index - self._pos <= self._max:
-                raw = self._buf[self._pos : index]
-                self._pos = index + 1
-                break
-            searched = len(self._buf) - self._pos
-            if searched > self._max:
-                raise X12SyntaxError(
-                    f"no segment terminator {delims.segment!r} within {self._max} bytes"
-                    " (segment too long or terminator missing)",
-                    offset=start,
-                    segment=self._buf[self._pos : self._pos + 3].decode("ascii", "replace"),
-                )
-            if not self._fill(searched + 1):
-                # The last segment of the input lacks its terminator: read it anyway.
-                raw = self._buf[self._pos :]
-                self._pos = len(self._buf)
-                break
-        return split_segment(raw, delims, start)
+    def _too_long(self, delims: Delimiters, start: int, head: str) -> X12SyntaxError:
+        return X12SyntaxError(
+            f"no segment terminator {delims.segment!r} within {self._max} bytes"
+            " (segment too long or terminator missing)",
+            offset=start,
+            segment=head.encode("latin-1").decode("ascii", "replace"),
+        )
 
-    def __iter__(self) -> Iterator[Token]:
-        """Yield every segment of the stream; raises X12SyntaxError where reading must stop."""
+    def segments(self) -> Iterator[Segment]:
+        """Yield every segment of the stream; raises X12SyntaxError where reading must stop.
+
+        While a segment is being handled (before the next one is asked for), ``delimiters``
+        are those in force for it, and when it is ``isa``, ``isa_issues`` are its problems.
+
+        Inside an interchange, every segment the buffer holds whole is cut by one ``split``
+        of the buffer, decoded as Latin-1 so that one character is one byte (the delimiters
+        are ASCII, checked in :meth:`_read_isa`) and offsets stay byte offsets; a segment
+        holding bytes above 0x7F is then decoded again as UTF-8 with surrogate escapes, as
+        :func:`split_segment` does. The result is exactly that of reading one segment at a
+        time: blanks before a segment skipped (never a delimiter), CR/LF before a terminator
+        dropped unless CR or LF is the terminator, blank lines dropped where a line break is
+        the terminator, an ISA recognised at the start of any segment (an interchange
+        without IEA), ``max_segment`` enforced per segment, the last segment read without
+        its terminator.
+        """
         if self._fill(len(BOM)) and self._buf.startswith(BOM):
             self._pos += len(BOM)
         delims: Delimiters | None = None
         empty = True
+        new = tuple.__new__
+        # Per interchange (set at its ISA): the delimiters and what follows from them.
+        term = sep = comp = blanks = ""
+        rep: str | None = None
+        term_byte = b""
+        line_break = False
+        limit = self._max
+        retry = False  # read the rest of the text with every case considered
+        isa_ahead = False  # an ISA was found at the read position
         while self._skip_space(delims):
             empty = False
             # An ISA met inside an open interchange means its IEA is missing: the
             # envelope layer reports that; here it simply starts the next interchange.
-            if delims is None or self._at_isa():
-                token = self._read_isa()
-                delims = token.delimiters
-                yield token
+            if delims is None or isa_ahead or self._at_isa():
+                segment = self._read_isa()
+                retry = isa_ahead = False
+                delims = self.delimiters
+                assert delims is not None
+                term, sep, comp, rep = delims.segment, delims.element, delims.component, (
+                    delims.repetition
+                )
+                term_byte = term.encode("latin-1")
+                # Never empty: the element separator is not a blank (checked in _read_isa).
+                blanks = "".join(sorted(_SPACE - set(delims.all())))
+                line_break = term in "\r\n"
+                yield segment
                 continue
-            segment = self._read_segment(delims)
-            if not segment.tag and not segment.elements and delims.segment in "\r\n":
-                # A blank line where a line break terminates segments is layout between
-                # segments, not an empty segment (CR/LF tolerated, amazon-x12.md section 9).
+            buf, pos = self._buf, self._pos
+            last = buf.rfind(term_byte, pos)
+            if last < 0:
+                # No whole segment is buffered (_skip_space and _at_isa read what they need).
+                start = self._base + pos
+                available = len(buf) - pos
+                if available > limit:
+                    raise self._too_long(delims, start, buf[pos : pos + 3].decode("latin-1"))
+                if self._fill(available + 1):
+                    continue
+                # The last segment of the input lacks its terminator: read it anyway.
+                self._pos = len(buf)
+                segment = split_segment(buf[pos:], delims, start)
+                if line_break and not segment.tag and not segment.elements:
+                    continue
+                yield segment
+                if segment.tag == "IEA":
+                    delims = None
                 continue
-            yield Token(segment, delims)
-            if segment.tag == "IEA":
-                delims = None
+            base = self._base
+            text = buf[pos:last].decode("latin-1")
+            # What cannot occur in the whole text is not looked for in each segment.
+            simple = comp not in text and (rep is None or rep not in text)
+            careful = line_break or len(text) > limit or not text.isascii()
+            # CR/LF before a terminator are layout (amazon-x12.md section 9).
+            crlf = not line_break and ("\n" in text or "\r" in text)
+            at = base + pos  # absolute offset of the next piece
+            if simple and not careful and not retry:
+                # The usual case, kept short: every segment ASCII, shorter than the limit,
+                # of simple elements, with no line break for terminator. At an IEA, an
+                # ISA or an odd (long) tag, the rest of the text is read again below.
+                for piece in text.split(term):
+                    at += len(piece) + 1
+                    value = piece.lstrip(blanks)
+                    start = at - 1 - len(value)
+                    if crlf:
+                        value = value.rstrip("\r\n")
+                    parts = value.split(sep)
+                    tag = parts.pop(0)
+                    if tag in _IEA_ISA or len(tag) > 3:
+                        self._pos = start - base
+                        retry = True
+                        break
+                    self._pos = at - base
+                    yield new(Segment, (tag, tuple(parts), start))
+                else:
+                    self._pos = last + 1
+                continue
+            retry = False
+            for piece in text.split(term):
+                at += len(piece) + 1
+                value = piece.lstrip(blanks)
+                start = at - 1 - len(value)
+                if careful:
+                    if _starts_isa(value):
+                        self._pos = start - base  # the ISA is read by the outer loop
+                        isa_ahead = True
+                        break
+                    if len(value) > limit:
+                        raise self._too_long(delims, start, value[:3])
+                    if line_break and not value:
+                        # A blank line where a line break terminates segments is layout
+                        # between segments, not an empty segment (amazon-x12.md section 9).
+                        continue
+                if crlf:
+                    value = value.rstrip("\r\n")
+                if careful and not value.isascii():
+                    value = value.encode("latin-1").decode("utf-8", "surrogateescape")
+                parts = tuple(value.split(sep))
+                tag = parts[0]
+                if simple or (comp not in value and (rep is None or rep not in value)):
+                    elements = parts[1:]
+                else:
+                    elements = tuple([_element(item, delims) for item in parts[1:]])
+                if tag in _IEA_ISA or len(tag) > 3:
+                    # IEA and ISA are told by their tag, so that no text is searched for
+                    # them; "ISA" followed by another element separator is a longer tag.
+                    if not careful and _starts_isa(value):
+                        # An ISA inside an open interchange: its IEA is missing. The
+                        # envelope layer reports that; the outer loop reads the ISA.
+                        self._pos = start - base
+                        isa_ahead = True
+                        break
+                    self._pos = at - base
+                    yield new(Segment, (tag, elements, start))
+                    if tag == "IEA":
+                        delims = None  # after an IEA, only an ISA may follow
+                        break
+                    continue
+                self._pos = at - base
+                yield new(Segment, (tag, elements, start))
+            else:
+                self._pos = last + 1
         if empty:
             raise X12SyntaxError("input is empty: no interchange (ISA) found", offset=self.offset)
+
+    def __iter__(self) -> Iterator[Token]:
+        """Yield every segment of the stream; raises X12SyntaxError where reading must stop."""
+        for segment in self.segments():
+            if segment is self.isa:
+                yield Token(segment, self.delimiters, self.isa_issues)
+            else:
+                yield Token(segment, self.delimiters)
 
     def _at_isa(self) -> bool:
         """An ISA starts here when 'ISA' is followed by a non-alphanumeric separator."""
         self._fill(4)
         head = self._buf[self._pos : self._pos + 4]
         return head.startswith(b"ISA") and len(head) == 4 and not head[3:].isalnum()
+
+
+_IEA_ISA = frozenset({"IEA", "ISA"})
+
+
+def _starts_isa(text: str) -> bool:
+    """An ISA starts ``text`` (decoded as Latin-1): 'ISA' then a byte that is not an ASCII
+    letter or digit, or nothing (the terminator follows), as :meth:`Lexer._at_isa`."""
+    if not text.startswith("ISA"):
+        return False
+    return len(text) == 3 or not (text[3].isascii() and text[3].isalnum())
 
 
 def split_segment(raw: bytes, delims: Delimiters, offset: int) -> Segment:
@@ -336,7 +479,7 @@ def split_segment(raw: bytes, delims: Delimiters, offset: int) -> Segment:
     if delims.segment not in "\r\n":
         text = text.rstrip("\r\n")
     parts = text.split(delims.element)
-    return Segment(parts[0], tuple(_element(p, delims) for p in parts[1:]), offset)
+    return Segment(parts[0], tuple([_element(p, delims) for p in parts[1:]]), offset)
 
 
 def _element(value: str, delims: Delimiters) -> Element:

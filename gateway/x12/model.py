@@ -1,7 +1,8 @@
 """The X12 tree: Interchange > FunctionalGroup > Transaction > Segment.
 
-All nodes are frozen dataclasses. Byte offsets and envelope issues are carried for
-reporting but excluded from equality, so that a tree read back from its own
+All nodes are immutable: frozen dataclasses, and :class:`Segment` a named tuple (it is
+built once per segment read, so it must be cheap). Byte offsets and envelope issues are
+carried for reporting but excluded from equality, so that a tree read back from its own
 serialisation compares equal to the original (``parse(write(t)) == t``).
 
 Element values:
@@ -19,7 +20,8 @@ delimiter; such a tree is written back without it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
+from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Union
 
 #: Functional identifier code (GS01) of each transaction set this gateway trades.
@@ -95,27 +97,77 @@ def element_text(value: Element) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Segment:
+class RecordTuple:
+    """Mixin for a named tuple that stands for a frozen dataclass: not ordered (tuple's
+    ordering switched off, as a dataclass without ``order=True``) and raising
+    :class:`dataclasses.FrozenInstanceError` on assignment. Put it first among the bases;
+    the class still defines its own ``__eq__``, ``__ne__`` and ``__hash__``."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        return NotImplemented
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+_SegmentFields = namedtuple(
+    "_SegmentFields", ("tag", "elements", "offset"), defaults=((), -1), module=__name__
+)
+
+
+class Segment(RecordTuple, _SegmentFields):
     """One segment: its id (``tag``) and its elements, ``elements[0]`` being element 01.
 
     ``offset`` is the byte offset of the segment's first byte in the input (``-1`` for a
     segment that was built, not read).
+
+    Immutable, and like every node compared and hashed without its ``offset``. It is a
+    named tuple underneath, not a dataclass, because the reader builds one per segment and
+    a tuple is built several times faster than a frozen dataclass; treat it as a record
+    (``tag``, ``elements``, ``offset``), never as a sequence.
     """
 
-    tag: str
-    elements: tuple[Element, ...] = ()
-    offset: int = field(default=-1, compare=False)
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self[0] == other[0] and self[1] == other[1]
+        # Never equal to a plain tuple (tuple's reflected __eq__ would say so).
+        return False if isinstance(other, tuple) else NotImplemented
+
+    # tuple's own __ne__ would compare the offset: it must be replaced along with __eq__.
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return not (self[0] == other[0] and self[1] == other[1])
+        return True if isinstance(other, tuple) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self[0], self[1]))
+
+    def __repr__(self) -> str:
+        return f"Segment(tag={self[0]!r}, elements={self[1]!r}, offset={self[2]!r})"
 
     def element(self, position: int) -> Element:
         """Element at 1-based ``position`` (``""`` when absent)."""
-        if 1 <= position <= len(self.elements):
-            return self.elements[position - 1]
+        elements = self[1]
+        if 1 <= position <= len(elements):
+            return elements[position - 1]
         return ""
 
     def text(self, position: int) -> str:
         """Element at 1-based ``position`` as text (see :func:`element_text`)."""
-        return element_text(self.element(position))
+        elements = self[1]
+        if 1 <= position <= len(elements):
+            value = elements[position - 1]
+            return value if value.__class__ is str else element_text(value)
+        return ""
 
 
 @dataclass(frozen=True)
