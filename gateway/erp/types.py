@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -31,7 +32,17 @@ _TEXT_SCHEMA_PATTERN = "^[A-Za-z0-9!\"&'()+,./:;?=%@\\[\\]_{}\\\\|<#$ -]*$"
 MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
+def is_x12_text(value: str) -> bool:
+    """Whether ``value`` can travel in an X12 text element as it is: only characters of the
+    extended set less the delimiters, and no leading or trailing blank."""
+    # Stripping every allowed character leaves nothing exactly when _TEXT matches the whole
+    # value, and is several times cheaper than the regular expression.
+    return not value.strip(X12_TEXT_CHARACTERS) and value == value.strip(" ")
+
+
 def _x12_text(value: str) -> str:
+    if is_x12_text(value):
+        return value
     if _TEXT.fullmatch(value) is None:
         bad = next(c for c in value if c not in X12_TEXT_CHARACTERS)
         raise ValueError(
@@ -87,18 +98,22 @@ _DECIMAL_SCHEMA = WithJsonSchema(
 )
 
 
-def _places(places: int) -> Any:
-    def check(value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise ValueError("must be a finite number")
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > places and value != value.quantize(
-            Decimal(1).scaleb(-places)
-        ):
-            raise ValueError(f"at most {places} decimal places")
-        return value
+def check_places(value: Decimal, places: int) -> Decimal:
+    """``value`` when it is finite with at most ``places`` significant decimal places
+    (``1.500`` fits 1); else ValueError."""
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places and value != value.quantize(
+        Decimal(1).scaleb(-places)
+    ):
+        raise ValueError(f"at most {places} decimal places")
+    return value
 
-    return AfterValidator(check)
+
+def _places(places: int) -> Any:
+    # A partial, not a closure, so that gateway.erp.checked can read ``places`` back.
+    return AfterValidator(partial(check_places, places=places))
 
 
 #: A money amount: up to 4 decimal places (unit prices), not negative.

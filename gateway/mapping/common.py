@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from gateway.erp.checked import checked
 from gateway.erp.common import PRODUCT_ID_KINDS, PRODUCT_ID_QUALIFIERS, Address, ProductId
 from gateway.erp.document import problems_of
 from gateway.errors import MappingError
-from gateway.x12 import Element, Segment, Transaction
+from gateway.x12 import Element, Segment, Transaction, element_text
 
 Value = str | Decimal | int | date | None
 M = TypeVar("M")
@@ -27,6 +28,8 @@ M = TypeVar("M")
 
 def x12_date(value: date) -> str:
     """A date as DT ``CCYYMMDD``."""
+    if value.year >= 1000:  # strftime's %Y does not pad years before 1000 on every platform
+        return f"{value.year}{value.month:02d}{value.day:02d}"
     return value.strftime("%Y%m%d")
 
 
@@ -37,7 +40,7 @@ def x12_time(value: time | datetime) -> str:
 
 def x12_decimal(value: Decimal | int) -> str:
     """A number as R: ``12.50`` -> ``12.5``, ``10`` -> ``10``, never an exponent."""
-    number = Decimal(value)
+    number = value if value.__class__ is Decimal else Decimal(value)
     if number == number.to_integral_value():
         return str(number.quantize(Decimal(1)))
     return format(number.normalize(), "f")
@@ -52,22 +55,28 @@ def x12_cents(value: Decimal) -> str:
     return str(int(cents))
 
 
+_DATE = re.compile(r"[0-9]{6}|[0-9]{8}")
+_TIME = re.compile(r"[0-9]{4}|[0-9]{6}|[0-9]{7,8}")
+
+
 def parse_date(text: str, where: str) -> date:
     """DT ``CCYYMMDD`` (or ``YYMMDD``) -> date; ``where`` names the element for the error."""
-    # strptime accepts fewer digits than the format has ("2025031"): insist on 6 or 8.
-    if not re.fullmatch(r"[0-9]{6}|[0-9]{8}", text):
+    # Exactly 6 or 8 digits (strptime would take "2025031"); the fields are then fixed.
+    if _DATE.fullmatch(text) is None:
         raise MappingError(f"{where} {text!r} is not a date")
     try:
         if len(text) == 6:
-            return datetime.strptime(text, "%y%m%d").date()
-        return datetime.strptime(text, "%Y%m%d").date()
+            # YY as strptime's %y reads it (POSIX): 69-99 are 1969-1999, 00-68 2000-2068.
+            year = int(text[:2])
+            return date(year + (2000 if year <= 68 else 1900), int(text[2:4]), int(text[4:]))
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         raise MappingError(f"{where} {text!r} is not a date") from None
 
 
 def parse_time(text: str, where: str) -> time:
     """TM ``HHMM``, ``HHMMSS`` or ``HHMMSSdd`` -> time (hundredths dropped)."""
-    if not re.fullmatch(r"[0-9]{4}|[0-9]{6}|[0-9]{7,8}", text):
+    if _TIME.fullmatch(text) is None:
         raise MappingError(f"{where} {text!r} is not a time")
     try:
         return datetime.strptime(text[:6], "%H%M%S" if len(text) >= 6 else "%H%M").time()
@@ -86,10 +95,16 @@ def parse_decimal(text: str, where: str) -> Decimal:
     return number
 
 
+#: R written with two decimal places or more: its Decimal needs no quantizing.
+_CENTS_OR_FINER = re.compile(r"[0-9]*\.[0-9]{2,}")
+
+
 def parse_money(text: str, where: str) -> Decimal:
     """R money -> Decimal with at least two decimal places (``12.5`` -> ``12.50``,
     ``0.4575`` kept): the form the ERP documents write amounts in."""
     number = parse_decimal(text, where)
+    if _CENTS_OR_FINER.fullmatch(text) is not None:
+        return number
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -2:
         return number.quantize(Decimal("0.01"))
@@ -127,40 +142,70 @@ def product_ids_from(elements: Sequence[str], where: str) -> list[ProductId]:
 
 
 def product_ids_of(
-    seg: Segment, first_position: int, last_position: int, where: str = ""
+    seg: Segment,
+    first_position: int,
+    last_position: int,
+    where: str = "",
+    sent: list[str] | None = None,
 ) -> list[ProductId]:
     """The product identifier pairs of ``seg`` in elements ``first_position``..
     ``last_position`` (PO106..PO125, LIN02..LIN31...), in the order sent.
 
     Each qualifier goes with its value (X12 paired syntax notes such as P0607); errors name
     the element: ``PO106 'ZZ' is not a supported product id qualifier``, after ``where``.
+    ``sent`` is the text of those elements as far as they were sent, when the caller has it.
     """
-    prefix = f"{where} " if where else ""
+    if sent is None:
+        # Whole pairs only: the last is (last_position - 1, last_position) when the span is even.
+        pairs = len(range(first_position, last_position, 2))
+        sent = sent_texts(seg, first_position, first_position + 2 * pairs - 1)
+    values = sent
+    if len(values) % 2:
+        values = [*values, ""]
     ids: list[ProductId] = []
-    for at in range(first_position, last_position, 2):
-        qualifier_element = f"{seg.tag}{at:02d}"
-        value_element = f"{seg.tag}{at + 1:02d}"
-        qualifier, value = seg.text(at), seg.text(at + 1)
+    for index in range(0, len(values), 2):
+        qualifier, value = values[index], values[index + 1]
         if not qualifier and not value:
             continue
-        if not qualifier or not value:
-            missing = qualifier_element if not qualifier else value_element
-            raise MappingError(
-                f"{prefix}{missing} is empty; {qualifier_element} and {value_element} go together"
-            )
         kind = PRODUCT_ID_KINDS.get(qualifier)
-        if kind is None:
-            raise MappingError(
-                f"{prefix}{qualifier_element} {qualifier!r} is not a supported product id qualifier"
-            )
-        ids.append(build(ProductId, {"value": value_element}, where, kind=kind, value=value))
+        if kind is None or not value:
+            raise _product_id_error(seg, first_position + index, qualifier, value, where)
+        product = checked(ProductId, {"kind": kind, "value": value})
+        if product is None:
+            value_element = f"{seg.tag}{first_position + index + 1:02d}"
+            product = build(ProductId, {"value": value_element}, where, kind=kind, value=value)
+        ids.append(product)
     return ids
+
+
+def _product_id_error(
+    seg: Segment, at: int, qualifier: str, value: str, where: str
+) -> MappingError:
+    """The error for the pair at ``at``/``at + 1`` of ``seg``: half a pair, or a qualifier
+    that is not supported."""
+    prefix = f"{where} " if where else ""
+    qualifier_element = f"{seg.tag}{at:02d}"
+    value_element = f"{seg.tag}{at + 1:02d}"
+    if not qualifier or not value:
+        missing = qualifier_element if not qualifier else value_element
+        return MappingError(
+            f"{prefix}{missing} is empty; {qualifier_element} and {value_element} go together"
+        )
+    return MappingError(
+        f"{prefix}{qualifier_element} {qualifier!r} is not a supported product id qualifier"
+    )
 
 
 def build(model: type[M], elements: Mapping[str, str], where: str = "", **fields: Any) -> M:
     """``model(**fields)``; a value the model refuses becomes a MappingError naming the
     X12 element it came from (``elements`` maps field names to element ids) and the
-    value: ``PO103 'QQ' cannot be carried: ...``. ``where`` prefixes the message."""
+    value: ``PO103 'QQ' cannot be carried: ...``. ``where`` prefixes the message.
+
+    Values already in their validated form are taken without running the validators
+    (:func:`gateway.erp.checked.checked`): the same instance, faster."""
+    built = checked(model, fields)
+    if built is not None:
+        return built
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -223,11 +268,13 @@ def segment(tag: str, *values: Value | Element) -> Segment:
     R, ints N0. Trailing empty elements are dropped by the writer."""
     elements: list[Element] = []
     for value in values:
-        if value is None:
+        if value.__class__ is str:
+            elements.append(value)  # the common case, first
+        elif value is None:
             elements.append("")
         elif isinstance(value, bool):
             raise TypeError("booleans have no X12 form; map them to a code")
-        elif isinstance(value, Decimal | int):
+        elif isinstance(value, (Decimal, int)):
             elements.append(x12_decimal(value))
         elif isinstance(value, date):
             elements.append(x12_date(value))
@@ -239,8 +286,21 @@ def segment(tag: str, *values: Value | Element) -> Segment:
 
 
 def texts(seg: Segment, first: int, last: int) -> list[str]:
-    """Elements ``first``..``last`` (1-based, inclusive) of ``seg`` as text."""
-    return [seg.text(i) for i in range(first, last + 1)]
+    """Elements ``first``..``last`` (1-based, inclusive, ``first`` >= 1) of ``seg`` as
+    text, ``""`` for those not sent."""
+    values = sent_texts(seg, first, last)
+    if len(values) <= last - first:
+        values += [""] * (last - first + 1 - len(values))
+    return values
+
+
+def sent_texts(seg: Segment, first: int, last: int) -> list[str]:
+    """Elements ``first``..``last`` of ``seg`` as text, as far as they were sent: what
+    :meth:`Segment.text` gives for each, without a call per element."""
+    return [
+        value if value.__class__ is str else element_text(value)
+        for value in seg.elements[first - 1 : last]
+    ]
 
 
 def optional(seg: Segment, position: int) -> str | None:

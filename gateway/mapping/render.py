@@ -31,11 +31,18 @@ RELEASES: dict[str, str] = {"004010": "00401", "005010": "00501"}
 SETS_AT_5010 = frozenset({"856", "997"})
 
 
+_MODULES: dict[str, ModuleType] = {}
+
+
 def mapping_module(set_id: str) -> ModuleType:
     """The mapping module of a transaction set (``gateway.mapping.ts850``...)."""
-    if set_id not in SET_OF_DOCUMENT.values():
-        raise MappingError(f"transaction set {set_id} has no ERP document")
-    return importlib.import_module(f"gateway.mapping.ts{set_id}")
+    module = _MODULES.get(set_id)
+    if module is None:
+        if set_id not in SET_OF_DOCUMENT.values():
+            raise MappingError(f"transaction set {set_id} has no ERP document")
+        # Imported once: import_module costs as much as mapping a small set.
+        module = _MODULES[set_id] = importlib.import_module(f"gateway.mapping.ts{set_id}")
+    return module
 
 
 def translate(transaction: Transaction, source: Source | None = None) -> Any:

@@ -23,8 +23,7 @@ holding only those segments, written the way ``from_erp`` writes them, round-tri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -52,6 +51,7 @@ from gateway.mapping.common import (
     product_ids_of,
     require,
     segment,
+    sent_texts,
     x12_decimal,
 )
 from gateway.x12 import Segment, Transaction
@@ -112,7 +112,6 @@ def to_erp(transaction: Transaction, source: Source | None = None) -> PurchaseOr
     if transaction.set_id != SET_ID:
         raise MappingError(f"ST01 {transaction.set_id!r} is not an 850")
     segments = transaction.segments
-    positions = {id(seg): index for index, seg in enumerate(segments, start=2)}
     start = next((i for i, seg in enumerate(segments) if seg.tag == "PO1"), None)
     if start is None:
         raise MappingError(
@@ -124,7 +123,7 @@ def to_erp(transaction: Transaction, source: Source | None = None) -> PurchaseOr
     heading, n1_loops = _heading(segments[:start])
 
     beg = require(first(heading, "BEG"), "BEG", transaction)
-    with _at(beg, positions):
+    with _At(beg, segments):
         if beg.text(1) != "00":
             # The document has no purpose: a change or cancellation must not become a new order.
             raise MappingError(f"BEG01 {beg.text(1)!r} is not supported; only 00 (original)")
@@ -136,16 +135,19 @@ def to_erp(transaction: Transaction, source: Source | None = None) -> PurchaseOr
         po_date = parse_date(beg.text(5), "BEG05")
 
     lines = []
-    for po1, loop in loops(segments[start:end], "PO1"):
-        with _at(po1, positions):
+    po1 = segments[start]
+    try:
+        for po1, loop in loops(segments[start:end], "PO1"):
             lines.append(_line(po1, loop))
-    with _at(ctt, positions):
+    except MappingError as exc:
+        raise _placed(exc, po1, segments) from exc
+    with _At(ctt, segments):
         _check_totals(ctt, lines)
 
     ship_tos = [loop for loop in n1_loops if loop[0].text(1) == "ST"]
     n1 = require(ship_tos[0][0] if ship_tos else None, "N1 loop with N101 'ST' (ship-to)",
                  transaction)  # fmt: skip
-    with _at(n1, positions):
+    with _At(n1, segments):
         if len(ship_tos) > 1:
             raise MappingError("N101 'ST' occurs more than once; an order has one ship-to")
         ship_to = build(Location, _SHIP_TO_ELEMENTS, **_ship_to_fields(n1))
@@ -160,15 +162,15 @@ def to_erp(transaction: Transaction, source: Source | None = None) -> PurchaseOr
             fields[field] = optional(ref, 2)
     fob = first(heading, "FOB")
     if fob is not None:
-        with _at(fob, positions):
+        with _At(fob, segments):
             fields["freight"] = _freight(fob)
     csh = first(heading, "CSH")
     if csh is not None:
-        with _at(csh, positions):
+        with _At(csh, segments):
             if csh.text(1) not in _BACK_ORDER:
                 raise MappingError(f"CSH01 {csh.text(1)!r} is not Y or N (back order or not)")
         fields["back_order_allowed"] = _BACK_ORDER[csh.text(1)]
-    fields["ship_window"] = _ship_window(heading, positions)
+    fields["ship_window"] = _ship_window(heading, segments)
     return build(
         PurchaseOrder, _HEADER_ELEMENTS, po_number=beg.text(3), order_type=order_type,
         po_date=po_date, ship_to=ship_to, lines=lines, source=source, **fields,
@@ -246,26 +248,30 @@ def _heading(
 
 def _line(po1: Segment, loop: list[Segment]) -> PurchaseOrderLine:
     """One PO1 loop as a line; CTP and PID are searched in the loop (the first of each)."""
-    if not po1.text(1):
+    sent = sent_texts(po1, 1, 25)
+    line_id, quantity, unit, unit_price, price_basis = (
+        sent[:5] if len(sent) >= 5 else sent + [""] * (5 - len(sent))
+    )
+    if not line_id:
         raise MappingError("PO101 is empty; every line needs its id (echoed in 855/856/810)")
     fields: dict[str, Any] = {
-        "line_id": po1.text(1),
-        "quantity": parse_decimal(po1.text(2), "PO102"),
-        "unit": po1.text(3),
-        "price_basis": optional(po1, 5),
-        "product_ids": product_ids_of(po1, 6, 25),
+        "line_id": line_id,
+        "quantity": parse_decimal(quantity, "PO102"),
+        "unit": unit,
+        "price_basis": price_basis or None,
+        "product_ids": product_ids_of(po1, 6, 25, sent=sent[5:]),
     }
-    if po1.text(4):
-        fields["unit_price"] = parse_money(po1.text(4), "PO104")
-    # CTP01 (class of trade) is not used: the price is identified by CTP02 alone.
-    lpr = next((seg for seg in loop if seg.tag == "CTP" and seg.text(2) == "LPR"), None)
-    if lpr is not None and lpr.text(3):
-        fields["list_price"] = parse_money(lpr.text(3), "CTP03")
-    pid = first(loop, "PID", "F")
-    if pid is not None:
-        fields["description"] = optional(pid, 5)
+    if unit_price:
+        fields["unit_price"] = parse_money(unit_price, "PO104")
+    if loop:
+        # CTP01 (class of trade) is not used: the price is identified by CTP02 alone.
+        lpr = next((seg for seg in loop if seg.tag == "CTP" and seg.text(2) == "LPR"), None)
+        if lpr is not None and lpr.text(3):
+            fields["list_price"] = parse_money(lpr.text(3), "CTP03")
+        pid = first(loop, "PID", "F")
+        if pid is not None:
+            fields["description"] = optional(pid, 5)
     return build(PurchaseOrderLine, _LINE_ELEMENTS, **fields)
-
 
 
 def _ship_to_fields(n1: Segment) -> dict[str, Any]:
@@ -288,7 +294,7 @@ def _freight(fob: Segment) -> FreightTerms:
     return build(FreightTerms, _FREIGHT_ELEMENTS, payment=payment, incoterms=incoterms)
 
 
-def _ship_window(heading: Sequence[Segment], positions: Mapping[int, int]) -> ShipWindow | None:
+def _ship_window(heading: Sequence[Segment], segments: Sequence[Segment]) -> ShipWindow | None:
     """DTM*064 and DTM*063 together, or None when neither is sent."""
     before, after = first(heading, "DTM", "064"), first(heading, "DTM", "063")
     if before is None and after is None:
@@ -298,9 +304,9 @@ def _ship_window(heading: Sequence[Segment], positions: Mapping[int, int]) -> Sh
         raise MappingError(
             f"DTM*{present} comes without DTM*{missing}; the delivery window needs both"
         )
-    with _at(before, positions):
+    with _At(before, segments):
         not_before = parse_date(before.text(2), "DTM02 (DTM*064)")
-    with _at(after, positions):
+    with _At(after, segments):
         not_after = parse_date(after.text(2), "DTM02 (DTM*063)")
     return ShipWindow(not_before=not_before, not_after=not_after)
 
@@ -326,13 +332,31 @@ def _check_totals(ctt: Segment, lines: Sequence[PurchaseOrderLine]) -> None:
 
 
 
-@contextmanager
-def _at(seg: Segment, positions: Mapping[int, int]) -> Iterator[None]:
-    """Add the segment and its position in the set (ST = 1) to a MappingError's message."""
-    try:
-        yield
-    except MappingError as exc:
-        where = f"{seg.tag} at segment {positions.get(id(seg), '?')}"
-        if seg.tag == "PO1":
-            where += f", line {seg.text(1)!r}"
-        raise MappingError(f"{exc} ({where})") from exc
+class _At:
+    """``with _At(seg, segments):`` adds the segment and its position in the set (ST = 1)
+    to a MappingError's message."""
+
+    __slots__ = ("seg", "segments")
+
+    def __init__(self, seg: Segment, segments: Sequence[Segment]) -> None:
+        self.seg, self.segments = seg, segments
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, MappingError):
+            raise _placed(exc, self.seg, self.segments) from exc
+
+
+def _placed(exc: MappingError, seg: Segment, segments: Sequence[Segment]) -> MappingError:
+    """``exc`` with the segment and its position in the set (ST = 1) added."""
+    # By identity, the last occurrence: two segments may be equal, or one object.
+    position: int | str = "?"
+    for index, other in enumerate(segments, start=2):
+        if other is seg:
+            position = index
+    where = f"{seg.tag} at segment {position}"
+    if seg.tag == "PO1":
+        where += f", line {seg.text(1)!r}"
+    return MappingError(f"{exc} ({where})")

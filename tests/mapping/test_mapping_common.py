@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from gateway.mapping.common import (
     parse_cents,
     parse_date,
     parse_decimal,
+    parse_money,
     parse_time,
     product_id_elements,
     product_ids_from,
@@ -78,3 +79,37 @@ def test_loops_split_on_the_opening_segment() -> None:
     assert [(s.text(1), [b.tag for b in body]) for s, body in loops(segments, "PO1")] == [
         ("1", ["CTP"]), ("2", []),
     ]  # fmt: skip
+
+
+def _strptime_date(text: str) -> date | None:
+    try:
+        return datetime.strptime(text, "%y%m%d" if len(text) == 6 else "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def test_dates_are_read_as_strptime_reads_them() -> None:
+    """DT and YYMMDD read field by field give what strptime gives (the century of YY
+    included), and whatever strptime refuses is refused."""
+    texts = [f"{year}{month:02d}{day:02d}" for year in ("0000", "0999", "1999", "2024", "9999")
+             for month in range(0, 15) for day in (0, 1, 28, 29, 30, 31, 32, 40, 99)]  # fmt: skip
+    texts += [f"{yy:02d}{month:02d}{day:02d}" for yy in range(0, 100, 7)
+              for month in (0, 1, 2, 12, 13) for day in (0, 1, 29, 31, 32)]  # fmt: skip
+    for text in texts:
+        expected = _strptime_date(text)
+        if expected is None:
+            with pytest.raises(MappingError, match="is not a date"):
+                parse_date(text, "DTM02")
+        else:
+            assert parse_date(text, "DTM02") == expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("12.5", "12.50"), ("12", "12.00"), ("12.50", "12.50"), ("0.4575", "0.4575"),
+     (".25", "0.25"), ("1E+1", "10.00"), ("1.5E-5", "0.000015")],
+)  # fmt: skip
+def test_money_has_at_least_two_decimal_places(text: str, amount: str) -> None:
+    """R money keeps what it was written with, and gets two decimal places when it has
+    fewer."""
+    assert str(parse_money(text, "PO104")) == amount
