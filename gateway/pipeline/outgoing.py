@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
-from gateway.store import Repository
+from gateway.store import NewTransaction, Repository
 from gateway.transports import sha256_of
 from gateway.x12 import Interchange, serialize
 
@@ -28,9 +28,7 @@ class ControlNumbers:
 
 def allocate(tx: Repository, partner: Partner) -> ControlNumbers:
     """The next ISA13 and GS06 towards ``partner`` (committed with ``tx`` or not at all)."""
-    numbers = ControlNumbers(
-        tx.next_control_number(partner.name, "isa13"), tx.next_control_number(partner.name, "gs06")
-    )
+    numbers = ControlNumbers(*tx.next_control_numbers(partner.name, ("isa13", "gs06")))
     crashpoint("outbound.numbers_allocated")
     return numbers
 
@@ -85,14 +83,11 @@ def record_outbound(
             ack_status="pending" if waits else None,
             ack_due_at=now + ack_timeout if waits and ack_timeout is not None else None,
         )  # fmt: skip
-        for transaction in group.transactions:
-            transaction_ids.append(
-                tx.add_transaction(
-                    group_id=group_id, set_id=transaction.set_id,
-                    control_number=transaction.control_number, status="queued",
-                    business_key=business_key,
-                )
-            )
+        transaction_ids += tx.add_transactions(group_id, [
+            NewTransaction(transaction.set_id, transaction.control_number, "queued",
+                           business_key=business_key)
+            for transaction in group.transactions
+        ])  # fmt: skip
     tx.event(exchange_id, "interchange_queued", isa13=interchange.control_number,
              partner=partner.name)  # fmt: skip
     return exchange_id, transaction_ids

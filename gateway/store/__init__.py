@@ -9,6 +9,8 @@ from gateway.store.store import (
     DocumentRecord,
     ExchangeRecord,
     GroupRecord,
+    NewDocument,
+    NewTransaction,
     Repository,
     Store,
     utcnow,
@@ -17,4 +19,5 @@ from gateway.store.store import (
 __all__ = [
     "AlertRecord",
     "As2MessageRecord",
-    "DocumentRecord", "ExchangeRecord", "GroupRecord", "Repository", "Store", "utcnow"]
+    "DocumentRecord", "ExchangeRecord", "GroupRecord", "NewDocument", "NewTransaction",
+    "Repository", "Store", "utcnow"]

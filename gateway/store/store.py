@@ -8,18 +8,34 @@ pipeline never sees SQLAlchemy: it gets plain records back.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 from gateway.errors import LeaseLost, StoreError
 from gateway.log import register_secret
@@ -39,6 +55,12 @@ from gateway.store.tables import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _UPGRADES = threading.Lock()
+#: How many values one ``IN (...)`` lists at most (far below SQLite's and PostgreSQL's
+#: limits on bound parameters).
+_IN_CHUNK = 500
+#: ``INSERT ... ON CONFLICT DO NOTHING RETURNING ...`` per (dialect, table, columns
+#: returned): built once, reused.
+_INSERTS_SKIPPING_DUPLICATES: dict[tuple[str, str, tuple[str, ...]], Insert] = {}
 
 
 def utcnow() -> datetime:
@@ -83,6 +105,35 @@ class DocumentRecord:
     delivery_name: str | None
     po_state: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewTransaction:
+    """A transaction set to record with :meth:`Repository.add_transactions`."""
+
+    set_id: str
+    control_number: str
+    status: str
+    business_key: str | None = None
+    findings: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """An ERP document to record with :meth:`Repository.add_documents`; ``at`` is when it
+    was created (the pipeline's clock; default now)."""
+
+    type: str
+    partner: str
+    business_key: str
+    po_number: str | None
+    body: str
+    exchange_id: int
+    state: str
+    transaction_id: int | None = None
+    delivery_name: str | None = None
+    po_state: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +208,86 @@ def _alert(row: Alert) -> AlertRecord:
     )  # fmt: skip
 
 
-def _exchange(row: Exchange) -> ExchangeRecord:
+#: The columns of an :class:`ExchangeRecord`, in its order (the payload is not one).
+_EXCHANGE_COLUMNS = [
+    Exchange.__table__.c[name]
+    for name in ("id", "channel", "direction", "kind", "partner", "transport", "reference",
+                 "file_name", "sha256", "size", "state", "reason", "business_key", "attempts",
+                 "parent_id", "created_at")
+]  # fmt: skip
+
+
+# -- statements of the hot path --------------------------------------------------------------
+# Built once with bound parameters: building a statement and its cache key costs several
+# times more than executing it (SQLAlchemy's compiled form is cached either way). Those
+# that vary with their arguments are built once per variant.
+
+_EXCHANGES: Table = Exchange.__table__  # type: ignore[assignment]
+_INTERCHANGES: Table = InterchangeRow.__table__  # type: ignore[assignment]
+_GROUPS: Table = GroupRow.__table__  # type: ignore[assignment]
+_TRANSACTIONS: Table = TransactionRow.__table__  # type: ignore[assignment]
+_DOCUMENTS: Table = DocumentRow.__table__  # type: ignore[assignment]
+_RESERVATIONS: Table = Reservation.__table__  # type: ignore[assignment]
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_COUNTERS: Table = Counter.__table__  # type: ignore[assignment]
+_AS2_MESSAGES: Table = As2Message.__table__  # type: ignore[assignment]
+_ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+
+_PAYLOAD = select(_EXCHANGES.c.payload).where(_EXCHANGES.c.id == bindparam("exchange_id"))
+_TAKE_LEASE = (
+    update(_EXCHANGES)
+    .where(_EXCHANGES.c.id == bindparam("exchange_id"),
+           _EXCHANGES.c.state.in_(bindparam("states", expanding=True)),
+           _EXCHANGES.c.lease_owner.is_(None)
+           | (_EXCHANGES.c.lease_expires_at < bindparam("now", type_=DateTime()))
+           | (_EXCHANGES.c.lease_owner == bindparam("owner")))
+    .values(lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires", type_=DateTime()),
+            attempts=_EXCHANGES.c.attempts + 1, updated_at=bindparam("now", type_=DateTime()))
+    .returning(*_EXCHANGE_COLUMNS)
+)  # fmt: skip
+_ADD_EVENTS = insert(_EVENTS)
+_ADD_GROUP = insert(_GROUPS).returning(_GROUPS.c.id)
+_ADD_TRANSACTIONS = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id,
+                                                    sort_by_parameter_order=True)  # fmt: skip
+_ADD_TRANSACTIONS_WITH_IDS = insert(_TRANSACTIONS)
+_LAST_TRANSACTION_ID = select(func.coalesce(func.max(_TRANSACTIONS.c.id), 0))
+_NEXT_CONTROL_NUMBERS = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.partner == bindparam("counter_partner"),
+           _COUNTERS.c.name.in_(bindparam("names", expanding=True)))
+    .values(value=_COUNTERS.c.value + 1)
+    .returning(_COUNTERS.c.name, _COUNTERS.c.value)
+)  # fmt: skip
+_EXISTING_PO_NUMBERS = select(_DOCUMENTS.c.po_number).distinct().where(
+    _DOCUMENTS.c.type == bindparam("document_type"),
+    _DOCUMENTS.c.partner == bindparam("document_partner"),
+    _DOCUMENTS.c.po_number.in_(bindparam("po_numbers", expanding=True)),
+)  # fmt: skip
+_CLEAR_ALERT = (
+    update(_ALERTS).where(_ALERTS.c.open_key == bindparam("alert_key"))
+    .values(open_key=None, cleared_at=bindparam("now", type_=DateTime()))
+)  # fmt: skip
+
+
+@functools.cache
+def _set_state_statement(reason: bool, release: bool, fenced: bool, expected: bool) -> Any:
+    """The UPDATE of :meth:`Repository.set_state` for one combination of its arguments."""
+    values: dict[str, Any] = {"state": bindparam("new_state"),
+                              "updated_at": bindparam("now", type_=DateTime())}  # fmt: skip
+    if reason:
+        values["reason"] = bindparam("new_reason")
+    if release:
+        values.update(lease_owner=None, lease_expires_at=None)
+    statement = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
+    if fenced:
+        statement = statement.where(_EXCHANGES.c.lease_owner == bindparam("owner"))
+    if expected:
+        statement = statement.where(_EXCHANGES.c.state.in_(bindparam("expected", expanding=True)))
+    return statement.values(values)
+
+
+def _exchange(row: Any) -> ExchangeRecord:
     return ExchangeRecord(
         row.id, row.channel, row.direction, row.kind, row.partner, row.transport,
         row.reference, row.file_name, row.sha256, row.size, row.state, row.reason,
@@ -178,8 +308,38 @@ class Repository(OperatorQueries):
 
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._dialect = session.get_bind().dialect.name
         #: The events recorded in this transaction (exchange id, kind, detail).
         self.recorded: list[tuple[int, str, dict[str, Any]]] = []
+
+    def _insert_skipping_duplicates(self, table: Table, *returning: Column[Any]) -> Insert:
+        """``INSERT INTO table ... ON CONFLICT DO NOTHING RETURNING returning`` (SQLite and
+        PostgreSQL alike): a row that would break a UNIQUE constraint is left out and nothing
+        else changes; the database decides, so two writers racing for one key never both
+        win (reliability.md G2). Any other failure (a foreign key, a NOT NULL) raises."""
+        key = (self._dialect, table.name, tuple(column.name for column in returning))
+        statement = _INSERTS_SKIPPING_DUPLICATES.get(key)
+        if statement is None:
+            dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+            statement = dialect_insert(table).on_conflict_do_nothing().returning(*returning)
+            _INSERTS_SKIPPING_DUPLICATES[key] = statement
+        return statement
+
+    def _insert_unique(self, table: Table, values: dict[str, Any]) -> Any:
+        """Insert one row unless a UNIQUE constraint refuses it: its primary key (the first
+        primary-key column), or None when the constraint kept it out."""
+        key = next(iter(table.primary_key.columns))
+        return self._s.execute(self._insert_skipping_duplicates(table, key), values).scalar()
+
+    def _expire(self, entity: type[Any], ids: Collection[int] | None = None) -> None:
+        """Forget what this transaction loaded of the rows of ``entity`` (those with ``ids``,
+        or all) that a statement without the ORM just changed, so that a later read returns
+        them as they are now, as an ORM UPDATE would have kept them."""
+        if not self._s.identity_map:  # the usual case: records were made, objects dropped
+            return
+        for loaded in list(self._s.identity_map.values()):
+            if isinstance(loaded, entity) and (ids is None or loaded.id in ids):
+                self._s.expire(loaded)
 
     # -- exchanges -------------------------------------------------------------------------
 
@@ -202,25 +362,12 @@ class Repository(OperatorQueries):
         """Record an exchange with its bytes; None when the same file (channel, direction,
         partner, name, sha256) is already recorded — the UNIQUE constraint decides."""
         now = utcnow()
-        row = Exchange(
+        return self._insert_unique(_EXCHANGES, dict(
             channel=channel, direction=direction, kind=kind, partner=partner,
             transport=transport, reference=reference, file_name=file_name, sha256=sha256,
             size=len(payload), payload=payload, state=state, business_key=business_key,
             parent_id=parent_id, attempts=0, created_at=now, updated_at=now,
-        )  # fmt: skip
-        if not self._insert(row):
-            return None
-        return row.id
-
-    def _insert(self, row: Any) -> bool:
-        """Insert in a savepoint: False (and nothing changed) on a UNIQUE conflict."""
-        try:
-            with self._s.begin_nested():
-                self._s.add(row)
-                self._s.flush()
-        except IntegrityError:
-            return False
-        return True
+        ))  # fmt: skip
 
     def exchange(self, exchange_id: int) -> ExchangeRecord:
         """One exchange by id."""
@@ -241,7 +388,7 @@ class Repository(OperatorQueries):
 
     def payload(self, exchange_id: int) -> bytes:
         """The raw bytes of an exchange, exactly as received or sent."""
-        return self._s.scalars(select(Exchange.payload).where(Exchange.id == exchange_id)).one()
+        return self._s.execute(_PAYLOAD, {"exchange_id": exchange_id}).scalar_one()
 
     def claim(
         self,
@@ -265,18 +412,15 @@ class Repository(OperatorQueries):
         if exclude:
             query = query.where(Exchange.id.not_in(list(exclude)))
         claimed = []
+        expires = now + timedelta(seconds=lease_seconds)
         for exchange_id in self._s.scalars(query).all():
-            result = self._s.execute(
-                update(Exchange)
-                .where(Exchange.id == exchange_id, Exchange.state.in_(states))
-                .where((Exchange.lease_owner.is_(None)) | (Exchange.lease_expires_at < now)
-                       | (Exchange.lease_owner == owner))
-                .values(lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        attempts=Exchange.attempts + 1, updated_at=now)
-            )  # fmt: skip
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(self.exchange(exchange_id))
+            row = self._s.execute(_TAKE_LEASE, {
+                "exchange_id": exchange_id, "states": list(states), "owner": owner,
+                "now": now, "expires": expires,
+            }).first()  # fmt: skip
+            if row is not None:
+                claimed.append(_exchange(row))
+        self._expire(Exchange, [exchange.id for exchange in claimed])
         return claimed
 
     def set_state(
@@ -297,19 +441,17 @@ class Repository(OperatorQueries):
         recorded — rolls back instead of being done a second time by the process that
         took the row over after the lease expired.
         """
-        values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
-        if reason is not None:
-            values["reason"] = reason
-        if release:
-            values.update(lease_owner=None, lease_expires_at=None)
-        statement = update(Exchange).where(Exchange.id == exchange_id)
-        if owner is not None:
-            statement = statement.where(Exchange.lease_owner == owner)
-        if expected is not None:
-            statement = statement.where(Exchange.state.in_(expected))
-        result = self._s.execute(statement.values(**values))
+        statement = _set_state_statement(
+            reason is not None, release, owner is not None, expected is not None
+        )
+        result = self._s.execute(statement, {
+            "exchange_id": exchange_id, "new_state": state, "now": utcnow(),
+            "new_reason": reason, "owner": owner,
+            "expected": list(expected) if expected is not None else None,
+        })  # fmt: skip
         if (owner is not None or expected is not None) and result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"exchange {exchange_id} is no longer ours to move to {state}")
+        self._expire(Exchange, [exchange_id])
 
     def back_off(self, exchange_id: int, seconds: float) -> None:
         """Keep an exchange from being claimed for ``seconds`` (a retry after a failure):
@@ -346,9 +488,22 @@ class Repository(OperatorQueries):
     def event(self, exchange_id: int, kind: str, **detail: Any) -> None:
         """Add a fact to an exchange's timeline (also logged once the transaction commits,
         when the store has an event listener)."""
-        self._s.add(Event(exchange_id=exchange_id, at=utcnow(), kind=kind,
-                          detail=json.dumps(detail, default=str) if detail else None))  # fmt: skip
-        self.recorded.append((exchange_id, kind, detail))
+        self.add_events([(exchange_id, kind, detail)])
+
+    def add_events(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+        """Add facts (exchange id, kind, detail) to timelines with one statement, in this
+        order (a timeline lists its events in the order they were added), all at the same
+        instant; each is logged once the transaction commits, as :meth:`event`'s are."""
+        if not events:
+            return
+        at = utcnow()
+        rows = [
+            {"exchange_id": exchange_id, "at": at, "kind": kind,
+             "detail": json.dumps(detail, default=str) if detail else None}
+            for exchange_id, kind, detail in events
+        ]  # fmt: skip
+        self._s.execute(_ADD_EVENTS, rows if len(rows) > 1 else rows[0])
+        self.recorded.extend(events)
 
     def events(self, exchange_id: int) -> list[tuple[datetime, str, dict[str, Any]]]:
         """The timeline of an exchange."""
@@ -365,11 +520,10 @@ class Repository(OperatorQueries):
     ) -> int | None:  # fmt: skip
         """Record an interchange; None when this sender already used this ISA13 with this
         receiver in this direction (a repeated interchange)."""
-        row = InterchangeRow(
+        return self._insert_unique(_INTERCHANGES, dict(
             exchange_id=exchange_id, direction=direction, sender=sender, receiver=receiver,
             control_number=control_number, version=version, usage=usage, status=status,
-        )  # fmt: skip
-        return row.id if self._insert(row) else None
+        ))  # fmt: skip
 
     def interchange_exchange(
         self, *, direction: str, sender: str, receiver: str, control_number: str
@@ -389,28 +543,45 @@ class Repository(OperatorQueries):
         status: str, ack_status: str | None = None, ack_due_at: datetime | None = None,
     ) -> int:  # fmt: skip
         """Record a functional group."""
-        row = GroupRow(
+        return self._s.execute(_ADD_GROUP, dict(
             interchange_id=interchange_id, functional_id=functional_id,
             control_number=control_number, version=version, status=status,
             ack_status=ack_status, ack_due_at=ack_due_at,
-        )  # fmt: skip
-        self._s.add(row)
-        self._s.flush()
-        return row.id
+        )).scalar_one()  # fmt: skip
 
     def add_transaction(
         self, *, group_id: int, set_id: str, control_number: str, status: str,
         business_key: str | None = None, findings: list[dict[str, Any]] | None = None,
     ) -> int:  # fmt: skip
         """Record a transaction set with its validation status and findings."""
-        row = TransactionRow(
-            group_id=group_id, set_id=set_id, control_number=control_number, status=status,
-            business_key=business_key,
-            findings=json.dumps(findings, default=str) if findings else None,
-        )  # fmt: skip
-        self._s.add(row)
-        self._s.flush()
-        return row.id
+        (transaction_id,) = self.add_transactions(group_id, [NewTransaction(
+            set_id, control_number, status, business_key=business_key, findings=findings,
+        )])  # fmt: skip
+        return transaction_id
+
+    def add_transactions(self, group_id: int, sets: Sequence[NewTransaction]) -> list[int]:
+        """Record the transaction sets of a group, each with its validation status, business
+        key and findings, with one INSERT; returns their row ids in the order of ``sets``."""
+        if not sets:
+            return []
+        rows = [
+            {"group_id": group_id, "set_id": s.set_id, "control_number": s.control_number,
+             "status": s.status, "business_key": s.business_key,
+             "findings": json.dumps(s.findings, default=str) if s.findings else None}
+            for s in sets
+        ]  # fmt: skip
+        if self._dialect != "sqlite" or len(rows) == 1:
+            return list(self._s.execute(_ADD_TRANSACTIONS, rows).scalars())
+        # SQLite gives the rows of a multi-row RETURNING in no stated order, so SQLAlchemy
+        # would insert them one at a time to tell the ids apart. Every SQLite transaction of
+        # the store holds the database's one write lock from its start (BEGIN IMMEDIATE,
+        # see _sqlite_begin): the ids after the largest are this transaction's to give.
+        first = self._s.execute(_LAST_TRANSACTION_ID).scalar_one() + 1
+        ids = list(range(first, first + len(rows)))
+        for row, transaction_id in zip(rows, ids, strict=True):
+            row["id"] = transaction_id
+        self._s.execute(_ADD_TRANSACTIONS_WITH_IDS, rows)
+        return ids
 
     def set_envelope_status(self, exchange_id: int, status: str) -> None:
         """Set the status of every interchange, group and set an outbound exchange carries
@@ -423,31 +594,34 @@ class Repository(OperatorQueries):
         self._s.execute(update(InterchangeRow).where(InterchangeRow.id.in_(interchanges))
                         .values(status=status))  # fmt: skip
 
-    def set_transaction_key(self, transaction_id: int, business_key: str) -> None:
-        """Record the business key (PO number...) of a set once it is known."""
-        self._s.execute(
-            update(TransactionRow).where(TransactionRow.id == transaction_id)
-            .values(business_key=business_key)
-        )  # fmt: skip
-
     def next_control_number(self, partner: str, name: str) -> int:
         """The next value of a partner's counter (``isa13``, ``gs06``), allocated in this
         transaction: a rollback gives it back, a commit uses it for ever. One atomic
         ``UPDATE ... RETURNING``, so two writers can never read the same value."""
-        increment = (
-            update(Counter)
-            .where(Counter.partner == partner, Counter.name == name)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        )
-        value = self._s.scalars(increment).first()
-        if value is None:
-            if self._insert(Counter(partner=partner, name=name, value=1)):
-                return 1
-            value = self._s.scalars(increment).one()
-        if value > 999_999_999:
-            raise StoreError(f"control number counter {name} of {partner} is exhausted")
-        return value
+        return self.next_control_numbers(partner, (name,))[0]
+
+    def next_control_numbers(self, partner: str, names: Sequence[str]) -> list[int]:
+        """The next value of each of a partner's counters ``names`` (distinct; e.g. ISA13
+        and GS06 of one outbound interchange), in the order of ``names``, allocated as
+        :meth:`next_control_number` allocates one, with one ``UPDATE ... RETURNING`` for all
+        (a counter used for the first time is created at 1)."""
+
+        def increment(which: Sequence[str]) -> dict[str, int]:
+            parameters = {"counter_partner": partner, "names": list(which)}
+            return dict(self._s.execute(_NEXT_CONTROL_NUMBERS, parameters).all())
+
+        values = increment(names)
+        for name in names:
+            if name in values:
+                continue
+            if self._insert_unique(_COUNTERS, {"partner": partner, "name": name, "value": 1}):
+                values[name] = 1
+            else:  # another writer created it at the same time: count on from its value
+                values.update(increment([name]))
+        for name in names:
+            if values[name] > 999_999_999:
+                raise StoreError(f"control number counter {name} of {partner} is exhausted")
+        return [values[name] for name in names]
 
     def outbound_group(
         self, *, partner: str, functional_id: str, control_number: str
@@ -511,12 +685,49 @@ class Repository(OperatorQueries):
     ) -> int | None:  # fmt: skip
         """Record an ERP document (created ``at`` the pipeline's clock, default now); None
         when its transaction set already has one."""
-        row = DocumentRow(
-            type=type, partner=partner, business_key=business_key, po_number=po_number,
-            body=body, exchange_id=exchange_id, state=state, transaction_id=transaction_id,
-            delivery_name=delivery_name, po_state=po_state, created_at=at or utcnow(),
-        )  # fmt: skip
-        return row.id if self._insert(row) else None
+        return self.add_documents([NewDocument(
+            type, partner, business_key, po_number, body, exchange_id, state,
+            transaction_id=transaction_id, delivery_name=delivery_name, po_state=po_state,
+            at=at,
+        )])[0]  # fmt: skip
+
+    def add_documents(self, documents: Sequence[NewDocument]) -> list[int | None]:
+        """Record ERP documents, as many as possible with one INSERT; returns their row ids
+        in the order of ``documents``, None for each whose transaction set already has a
+        document (the UNIQUE constraint decides; the others are recorded all the same)."""
+        now = utcnow()
+        rows = [
+            {"type": d.type, "partner": d.partner, "business_key": d.business_key,
+             "po_number": d.po_number, "body": d.body, "exchange_id": d.exchange_id,
+             "state": d.state, "transaction_id": d.transaction_id,
+             "delivery_name": d.delivery_name, "po_state": d.po_state,
+             "created_at": d.at or now}
+            for d in documents
+        ]  # fmt: skip
+        sets = [d.transaction_id for d in documents]
+        if len(rows) > 1 and None not in sets and len(set(sets)) == len(sets):
+            # The rows the constraint kept out return nothing: the transaction id (unique
+            # here) tells which row each returned id belongs to.
+            statement = self._insert_skipping_duplicates(
+                _DOCUMENTS, _DOCUMENTS.c.transaction_id, _DOCUMENTS.c.id
+            )
+            ids = dict(self._s.execute(statement, rows).all())
+            return [ids.get(transaction_id) for transaction_id in sets]
+        return [self._insert_unique(_DOCUMENTS, row) for row in rows]
+
+    def existing_po_numbers(
+        self, *, type: str, partner: str, po_numbers: Collection[str]
+    ) -> set[str]:
+        """Which of ``po_numbers`` already have a document of ``type`` for ``partner`` (one
+        query per 500 numbers)."""
+        wanted = sorted(set(po_numbers))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            found.update(self._s.execute(_EXISTING_PO_NUMBERS, {
+                "document_type": type, "document_partner": partner,
+                "po_numbers": wanted[start:start + _IN_CHUNK],
+            }).scalars())  # fmt: skip
+        return found
 
     def documents(
         self, *, states: Sequence[str] | None = None, type: str | None = None,
@@ -552,19 +763,18 @@ class Repository(OperatorQueries):
         expires_at: datetime | None,
     ) -> bool:  # fmt: skip
         """Take a business key for a document; False when it is already taken."""
-        reservation = Reservation(kind=kind, partner=partner, value=value,
-                                  document_id=document_id, expires_at=expires_at)  # fmt: skip
-        return self._insert(reservation)
+        return self._insert_unique(_RESERVATIONS, dict(
+            kind=kind, partner=partner, value=value, document_id=document_id,
+            expires_at=expires_at,
+        )) is not None  # fmt: skip
 
     def purge_reservations(self, now: datetime) -> int:
         """Free the business keys whose window has passed; returns how many."""
-        rows = self._s.scalars(
-            select(Reservation).where(Reservation.expires_at.is_not(None),
-                                      Reservation.expires_at < now)
-        ).all()  # fmt: skip
-        for row in rows:
-            self._s.delete(row)
-        return len(rows)
+        result = self._s.execute(
+            delete(_RESERVATIONS).where(_RESERVATIONS.c.expires_at.is_not(None),
+                                        _RESERVATIONS.c.expires_at < now)
+        )  # fmt: skip
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def transactions_of_exchange(self, exchange_id: int) -> list[dict[str, Any]]:
         """The interchanges, groups and sets recorded for an exchange, flattened."""
@@ -651,8 +861,7 @@ class Repository(OperatorQueries):
         self._s.execute(update(Exchange).where(Exchange.id.in_(ids)).values(payload=b""))
         self._s.execute(update(As2Message).where(As2Message.exchange_id.in_(ids))
                         .values(body=None, mdn=None))  # fmt: skip
-        for exchange_id in ids:
-            self.event(exchange_id, "evidence_purged")
+        self.add_events([(exchange_id, "evidence_purged", {}) for exchange_id in ids])
         return len(ids)
 
     # -- AS2 messages ----------------------------------------------------------------------
@@ -684,19 +893,14 @@ class Repository(OperatorQueries):
         """Record an AS2 message; None when ``dedupe_key`` is already taken (the same
         Message-ID was processed first by someone else: the UNIQUE constraint decides)."""
         now = utcnow()
-        row = As2Message(
+        return self._insert_unique(_AS2_MESSAGES, dict(
             direction=direction, partner=partner, message_id=message_id, as2_from=as2_from,
             as2_to=as2_to, dedupe_key=dedupe_key, exchange_id=exchange_id, status=status,
             reason=reason, headers=json.dumps(headers), body=body, body_sha256=body_sha256,
             mic=mic, disposition=disposition, certificate=certificate, mdn_mode=mdn_mode,
             mdn=mdn, mdn_url=mdn_url, mdn_state=mdn_state, attempts=0,
             next_attempt_at=next_attempt_at, created_at=now, updated_at=now,
-        )  # fmt: skip
-        if dedupe_key is None:
-            self._s.add(row)
-            self._s.flush()
-            return row.id
-        return row.id if self._insert(row) else None
+        ))  # fmt: skip
 
     def as2_message(self, message_id: int) -> As2MessageRecord:
         """One AS2 message by row id."""
@@ -780,15 +984,15 @@ class Repository(OperatorQueries):
     ) -> bool:  # fmt: skip
         """Open an alert for the condition ``key``; False when one is already open for it
         (one alert per condition until it clears)."""
-        row = Alert(key=key, open_key=key, kind=kind, partner=partner, subject=subject[:300],
-                    detail=detail, exchange_id=exchange_id, raised_at=utcnow())  # fmt: skip
-        return self._insert(row)
+        return self._insert_unique(_ALERTS, dict(
+            key=key, open_key=key, kind=kind, partner=partner, subject=subject[:300],
+            detail=detail, exchange_id=exchange_id, raised_at=utcnow(),
+        )) is not None  # fmt: skip
 
     def clear_alert(self, key: str) -> bool:
         """Close the open alert of ``key``; False when none was open."""
-        result = self._s.execute(
-            update(Alert).where(Alert.open_key == key).values(open_key=None, cleared_at=utcnow())
-        )
+        result = self._s.execute(_CLEAR_ALERT, {"alert_key": key, "now": utcnow()})
+        self._expire(Alert)
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     def supersede_alert(self, key: str) -> bool:

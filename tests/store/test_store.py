@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import Store, utcnow
+from gateway.store import NewDocument, NewTransaction, Store, utcnow
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -205,3 +205,201 @@ def test_a_fenced_move_refuses_a_lost_lease_and_rolls_back(store: Store) -> None
     with store.transaction() as tx:
         assert tx.exchange(exchange).state == "rendered"
         assert [kind for _at, kind, _d in tx.events(exchange)] == []
+
+
+def _group(tx, exchange: int, isa13: str = "000000001") -> int:  # type: ignore[no-untyped-def]
+    interchange = tx.add_interchange(exchange_id=exchange, direction="in", sender="ZZ:AMAZON",
+                                     receiver="ZZ:ACME", control_number=isa13, version="00401",
+                                     usage="P", status="accepted")  # fmt: skip
+    return tx.add_group(interchange_id=interchange, functional_id="PO", control_number="1",
+                        version="004010", status="accepted")  # fmt: skip
+
+
+def test_sets_of_a_group_are_recorded_together_and_their_ids_follow_their_order(
+    store: Store,
+) -> None:
+    """add_transactions gives back one id per set, in the order of the sets, each the row of
+    that set (control number, status, business key, findings), also after rows of other
+    groups and other transactions; no sets, no rows."""
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        first = tx.add_transactions(_group(tx, exchange), [NewTransaction("850", "1", "accepted")])
+    with store.transaction() as tx:
+        group = _group(tx, exchange, isa13="000000002")
+        assert tx.add_transactions(group, []) == []
+        sets = [
+            NewTransaction("850", f"{n:04}", "rejected" if n % 3 == 0 else "accepted",
+                           business_key=f"PO{n}" if n % 2 else None,
+                           findings=[{"code": "8", "segment": "BEG"}] if n % 3 == 0 else None)
+            for n in range(1, 31)
+        ]  # fmt: skip
+        ids = tx.add_transactions(group, sets)
+        assert len(set(ids + first)) == 31
+        for transaction_id, expected in zip(ids, sets, strict=True):
+            place = tx.transaction_place(transaction_id)
+            assert place is not None
+            assert (place.st02, place.status) == (expected.control_number, expected.status)
+    with store.transaction() as tx:
+        rows = [r for r in tx.transactions_of_exchange(exchange) if r["isa13"] == "000000002"]
+        assert [(r["st02"], r["business_key"]) for r in rows] == [
+            (s.control_number, s.business_key) for s in sets
+        ]
+        tree = [t for i in tx.envelope_tree(exchange) for g in i.groups for t in g.transactions]
+        assert [t.findings for t in tree][1:4] == [(), (), ({"code": "8", "segment": "BEG"},)]
+
+
+def test_documents_are_recorded_together_and_a_set_holds_one(store: Store) -> None:
+    """add_documents records many documents at once and returns their ids in order; a
+    document for a set that already has one is refused (None in its place) while the
+    others of the same call are recorded; documents without a set are never refused."""
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        new = [NewTransaction("850", f"{n:04}", "accepted") for n in range(4)]
+        sets = tx.add_transactions(_group(tx, exchange), new)
+
+        def order(transaction_id: int | None, po: str) -> NewDocument:
+            return NewDocument(type="purchase_order", partner="amazon", business_key=po,
+                               po_number=po, body=f'{{"po": "{po}"}}', exchange_id=exchange,
+                               state="pending", transaction_id=transaction_id,
+                               delivery_name=f"amazon-{po}.json", po_state="open")  # fmt: skip
+
+        (kept,) = tx.add_documents([order(sets[1], "PO1")])
+        assert kept is not None
+    with store.transaction() as tx:
+        ids = tx.add_documents([order(sets[0], "PO0"), order(sets[1], "PO1-again"),
+                                order(sets[2], "PO2")])  # fmt: skip
+        assert ids[1] is None and None not in (ids[0], ids[2]) and ids[0] < ids[2]
+        twice = tx.add_documents([order(sets[3], "PO3"), order(sets[3], "PO3-again")])
+        assert twice[0] is not None and twice[1] is None
+        loose = tx.add_documents([order(None, "X1"), order(None, "X2")])
+        assert None not in loose
+    with store.transaction() as tx:
+        views = {d.id: d for d in tx.documents_of_exchange(exchange)}
+        assert [(views[i].business_key, views[i].transaction_id) for i in ids if i] == [
+            ("PO0", sets[0]), ("PO2", sets[2])
+        ]
+        assert views[kept].business_key == "PO1"  # the first document of the set stays
+        assert [views[i].business_key for i in loose] == ["X1", "X2"]
+        assert views[ids[0]].created_at is not None and views[ids[0]].po_state == "open"
+
+
+def test_existing_po_numbers_are_found_with_one_question(store: Store) -> None:
+    """existing_po_numbers tells which PO numbers already have a document of that type for
+    that partner (not another partner's, not another type's), for any number of them."""
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        tx.add_documents([
+            NewDocument(type=type_, partner=partner, business_key=po, po_number=po, body="{}",
+                        exchange_id=exchange, state="pending")
+            for type_, partner, po in [("purchase_order", "amazon", "PO1"),
+                                       ("purchase_order", "amazon", "PO7"),
+                                       ("purchase_order", "walmart", "PO2"),
+                                       ("invoice", "amazon", "PO3")]
+        ])  # fmt: skip
+    with store.transaction() as tx:
+        asked = [f"PO{n}" for n in range(1200)]
+        assert tx.existing_po_numbers(type="purchase_order", partner="amazon",
+                                      po_numbers=asked) == {"PO1", "PO7"}  # fmt: skip
+        assert tx.existing_po_numbers(type="purchase_order", partner="amazon",
+                                      po_numbers=[]) == set()  # fmt: skip
+
+
+def test_events_added_together_keep_their_order(store: Store) -> None:
+    """add_events writes many events with one statement, after those added before, in
+    order, and reports them like event() does."""
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        other = _exchange(tx, name="b.edi")
+        tx.event(exchange, "ack_queued", count=1)
+        tx.add_events([
+            (exchange, "po_repeated", {"po": "PO1"}), (other, "file_received", {}),
+            (exchange, "purchase_order_read", {"po": "PO1", "document": 7}),
+        ])  # fmt: skip
+        tx.add_events([])
+        tx.event(exchange, "inbound_delivering")
+        assert [kind for _, kind, _ in tx.recorded] == [
+            "ack_queued", "po_repeated", "file_received", "purchase_order_read",
+            "inbound_delivering",
+        ]  # fmt: skip
+    with store.transaction() as tx:
+        assert [(kind, detail) for _at, kind, detail in tx.events(exchange)] == [
+            ("ack_queued", {"count": 1}), ("po_repeated", {"po": "PO1"}),
+            ("purchase_order_read", {"po": "PO1", "document": 7}), ("inbound_delivering", {}),
+        ]  # fmt: skip
+        assert [kind for _at, kind, _d in tx.events(other)] == ["file_received"]
+
+
+def test_control_numbers_of_one_interchange_come_together(store: Store) -> None:
+    """next_control_numbers advances several counters with one statement, answering in the
+    order asked; a counter used for the first time starts at 1; it shares the counters of
+    next_control_number."""
+    with store.transaction() as tx:
+        assert tx.next_control_numbers("amazon", ("isa13", "gs06")) == [1, 1]
+        assert tx.next_control_number("amazon", "isa13") == 2
+        assert tx.next_control_numbers("amazon", ("gs06", "isa13")) == [2, 3]
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        assert tx.next_control_numbers("amazon", ("isa13", "gs06")) == [4, 3]
+        raise RuntimeError("render failed")
+    with store.transaction() as tx:
+        assert tx.next_control_numbers("amazon", ("isa13", "gs06")) == [4, 3]
+        assert tx.next_control_numbers("walmart", ("isa13",)) == [1]
+
+
+def test_a_repeated_alert_key_or_as2_message_is_refused_without_harm(store: Store) -> None:
+    """raise_alert and add_as2_message meet their UNIQUE keys inside a transaction that goes
+    on working (the refused row leaves nothing behind), on both databases."""
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        assert tx.raise_alert(key="k", kind="ack_overdue", subject="late")
+        assert not tx.raise_alert(key="k", kind="ack_overdue", subject="late again")
+        message = dict(direction="in", message_id="<m1>", as2_from="AMAZON", as2_to="ACME",
+                       status="processed", headers={}, mdn_mode="sync", dedupe_key="d1",
+                       exchange_id=exchange)  # fmt: skip
+        assert tx.add_as2_message(**message) is not None
+        assert tx.add_as2_message(**message) is None
+        assert tx.add_as2_message(**{**message, "dedupe_key": None}) is not None
+        tx.event(exchange, "still_working")
+    with store.transaction() as tx:
+        assert [a.subject for a in tx.alerts()] == ["late"]
+        assert len(tx.as2_messages()) == 2
+        assert tx.clear_alert("k") and tx.raise_alert(key="k", kind="ack_overdue", subject="2")
+        assert [kind for _at, kind, _d in tx.events(exchange)] == ["still_working"]
+
+
+def test_a_transaction_reads_its_own_changes(store: Store) -> None:
+    """What a transaction changed it reads back changed, even rows it had read before the
+    change: a state moved, a lease taken, an alert cleared."""
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        assert tx.exchange(exchange).state == "received"
+        assert [e.attempts for e in tx.exchanges()] == [0]
+        (claimed,) = tx.claim("me", states=["received"], lease_seconds=60)
+        assert claimed.attempts == 1 and tx.exchange(exchange).attempts == 1
+        tx.set_state(exchange, "processed", reason="fine")
+        assert (tx.exchange(exchange).state, tx.exchange(exchange).reason) == ("processed", "fine")
+        assert [e.state for e in tx.exchanges()] == ["processed"]
+        tx.raise_alert(key="k", kind="ack_overdue", subject="late")
+        assert [a.cleared_at for a in tx.alerts()] == [None]
+        assert tx.clear_alert("k")
+        assert [a.cleared_at is not None for a in tx.alerts()] == [True]
+        assert tx.alerts(open_only=True) == []
+
+
+def test_rows_held_while_changed_are_read_back_changed(store: Store) -> None:
+    """Rows loaded as ORM objects and still held in the transaction (no Repository method
+    keeps one; this test does) are read back changed after claim, set_state and
+    clear_alert, which change them without the ORM."""
+    from gateway.store.tables import Alert, Exchange
+
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        tx.raise_alert(key="k", kind="ack_overdue", subject="late")
+        session = tx._s
+        held = [session.get_one(Exchange, exchange), *session.query(Alert)]
+        tx.claim("me", states=["received"], lease_seconds=60)
+        assert tx.exchange(exchange).attempts == 1
+        tx.set_state(exchange, "processed")
+        assert tx.exchange(exchange).state == "processed"
+        tx.clear_alert("k")
+        assert tx.alerts(open_only=True) == []
+        assert held[0].state == "processed" and held[1].open_key is None
