@@ -323,6 +323,10 @@ class GatewaySettings(BaseModel):
     max_send_attempts: int = Field(default=10, ge=1)
     #: Raw bytes, MDNs and evidence are kept this long, then purged (reliability.md policy).
     retention_days: float = Field(default=400, gt=0)
+    #: The validation engine of every input and output: ``fast`` (the maps compiled into
+    #: tables, gateway.validation.compiled) or ``pyx12`` (the reference, far slower; the
+    #: two agree, tests/validation/test_compiled_differential.py).
+    validation_engine: Literal["fast", "pyx12"] = "fast"
 
 
 class ScheduleSettings(BaseModel):

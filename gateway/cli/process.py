@@ -9,7 +9,12 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli.setup import add_config_argument, open_pipeline, open_store
+from gateway.cli.setup import (
+    add_config_argument,
+    add_engine_argument,
+    open_pipeline,
+    open_store,
+)
 from gateway.pipeline import run_once
 
 
@@ -21,6 +26,7 @@ def add_process(commands: Any) -> None:
         "reconcile acknowledgments: once.",
     )  # fmt: skip
     add_config_argument(parser)
+    add_engine_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.set_defaults(run=run_process)
     db = commands.add_parser("db", help="database maintenance")

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.setup import add_engine_argument
 from gateway.cli.validate import format_finding
 from gateway.erp import Problem, parse_document
 from gateway.errors import ErpDocumentError, MappingError, X12WriteError
@@ -57,6 +58,7 @@ def add_render(commands: Any) -> None:
     parser.add_argument("--today", type=date.fromisoformat, default=None,
                         help="the date rules compare against (default today)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print a JSON result")
+    add_engine_argument(parser)
     parser.set_defaults(run=run_render)
 
 
@@ -106,7 +108,7 @@ def run_render(args: argparse.Namespace) -> int:
         text = serialize(interchange)
     except (MappingError, X12WriteError) as exc:
         return _refuse(args, [*problems, Problem("$", str(exc), "mapping")], [])
-    report = validate(text, name=args.path)
+    report = validate(text, name=args.path, engine=args.engine)
     if not report.accepted:
         # The models and rules let through only what the maps accept; a map finding here
         # names an X12 element (there is no JSON path to give).

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from gateway.cli.serve import open_and_listen
-from gateway.cli.setup import add_config_argument
+from gateway.cli.setup import add_config_argument, add_engine_argument
 from gateway.log import configure, exchange_event
 
 
@@ -23,6 +23,7 @@ def add_run(commands: Any) -> None:
         "certificates, notify alerts; serve AS2, /healthz, /readyz, /metrics and the API.",
     )  # fmt: skip
     add_config_argument(parser)
+    add_engine_argument(parser)
     parser.add_argument("--host", help="address to listen on (default gateway.http_host)")
     parser.add_argument("--port", type=int, help="port (default gateway.http_port; 0: any)")
     parser.add_argument("--json", action="store_true",

@@ -15,7 +15,7 @@ import socket
 import sys
 from typing import Any
 
-from gateway.cli.setup import add_config_argument, open_pipeline
+from gateway.cli.setup import add_config_argument, add_engine_argument, open_pipeline
 from gateway.errors import ConfigError
 from gateway.pipeline import Pipeline
 from gateway.web import create_app
@@ -28,6 +28,7 @@ def add_serve(commands: Any) -> None:
         description="Serve POST /as2, POST /as2/mdn and GET /healthz until stopped.",
     )  # fmt: skip
     add_config_argument(parser)
+    add_engine_argument(parser)
     parser.add_argument("--host", help="address to listen on (default gateway.http_host)")
     parser.add_argument("--port", type=int, help="port (default gateway.http_port; 0: any)")
     parser.add_argument("--json", action="store_true",

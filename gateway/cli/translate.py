@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.setup import add_engine_argument
 from gateway.cli.validate import format_finding
 from gateway.erp import Source, document_json
 from gateway.errors import MappingError
 from gateway.mapping import translate
-from gateway.validation import validate
-from gateway.x12 import parse
+from gateway.validation import validate_document
 
 
 def add_translate(commands: Any) -> None:
@@ -37,6 +37,7 @@ def add_translate(commands: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="with --out, list the files written as JSON (the documents are "
                         "JSON already)")  # fmt: skip
+    add_engine_argument(parser)
     parser.set_defaults(run=run_translate)
 
 
@@ -56,8 +57,7 @@ def run_translate(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    report = validate(data, name=args.path)
-    tree = parse(data)
+    report, tree = validate_document(data, name=args.path, engine=args.engine)
     failed = bool(report.findings)
     for finding in report.findings:
         print(format_finding(args.path, finding), file=sys.stderr)

@@ -22,7 +22,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from gateway.cli.setup import add_config_argument, open_pipeline, open_store
+from gateway.cli.setup import (
+    add_config_argument,
+    add_engine_argument,
+    open_pipeline,
+    open_store,
+)
 from gateway.pipeline import Pipeline, run_once
 from gateway.pipeline.operator import (
     Outcome,
@@ -173,6 +178,7 @@ def add_tx(commands: Any) -> None:
                       help="select the exchanges with the filters instead of IDs")  # fmt: skip
     _add_filters(redo)
     add_config_argument(redo)
+    add_engine_argument(redo)
     redo.add_argument("--force", action="store_true",
                       help="also reprocess duplicate interchanges")  # fmt: skip
     redo.add_argument("--now", action="store_true", help="run one pipeline pass after")

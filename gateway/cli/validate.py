@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.cli.setup import add_engine_argument
 from gateway.validation import Finding, ValidationReport, acknowledge, validate
 from gateway.x12 import serialize
 
@@ -40,6 +41,7 @@ def add_validate(commands: Any) -> None:
         metavar="N",
         help="first ISA13/GS06 for --ack (default 1); numbers follow consecutively",
     )
+    add_engine_argument(parser)
     parser.set_defaults(run=run_validate)
 
 
@@ -76,7 +78,7 @@ def run_validate(args: argparse.Namespace) -> int:
     documents: list[dict[str, Any]] = []
     for path in args.paths:
         try:
-            report = validate(path)
+            report = validate(path, engine=args.engine)
         except OSError as exc:
             print(f"{path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
             unreadable = True

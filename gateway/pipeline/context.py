@@ -83,6 +83,11 @@ class Pipeline:
             )
         return self._transports[partner.name]
 
+    @property
+    def engine(self) -> str:
+        """The validation engine of every input and output (``gateway.validation_engine``)."""
+        return self.config.gateway.validation_engine
+
     def today(self) -> date:
         """The local date at ``now()`` (which is UTC): the date business rules compare
         against, so an invoice dated today in a zone ahead of UTC is not "in the future"."""

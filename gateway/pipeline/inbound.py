@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
-from gateway.erp import FunctionalAck, Source, document_json
+from gateway.erp import FunctionalAck, PurchaseOrder, Source, document_json
 from gateway.errors import AcornError, LeaseLost, MappingError, TransportError
 from gateway.mapping import translate
 from gateway.mapping.ts997 import to_erp as functional_ack_of
@@ -31,16 +33,17 @@ from gateway.pipeline.alerts import (
 )
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
-from gateway.store import ExchangeRecord, GroupRecord, Repository
+from gateway.store import ExchangeRecord, GroupRecord, NewDocument, NewTransaction, Repository
 from gateway.validation import (
+    GroupReport,
     InterchangeReport,
     ValidationReport,
     build_997,
     build_ta1,
     ta1_code,
-    validate,
+    validate_document,
 )
-from gateway.x12 import Interchange, parse
+from gateway.x12 import FunctionalGroup, Interchange, Transaction
 
 #: How many findings the reason of an exchange lists at most.
 _MAX_REASONS = 20
@@ -107,8 +110,8 @@ def _process_one(pipeline: Pipeline, exchange: ExchangeRecord) -> None:
     partner = pipeline.config.partner(exchange.partner)
     with pipeline.store.transaction() as tx:
         data = tx.payload(exchange.id)
-        report = validate(data, name=exchange.file_name)
-        tree = parse(data)
+        # One reading gives both the report and the tree (issue 10: no second parse).
+        report, tree = validate_document(data, name=exchange.file_name, engine=pipeline.engine)
         if not tree.interchanges:
             reason = "; ".join(f.message for f in report.findings) or "no interchange"
             tx.set_state(exchange.id, "quarantined", reason=f"not X12: {reason}")
@@ -129,7 +132,7 @@ def _process_one(pipeline: Pipeline, exchange: ExchangeRecord) -> None:
             reason = "accepted by the maps but not mappable to a purchase order (see events)"
         tx.set_state(exchange.id, state, reason=reason, owner=pipeline.owner,
                      expected=["received"])  # fmt: skip
-        tx.event(exchange.id, f"inbound_{state}")
+        tx.event(exchange.id, f"inbound_{state}", engine=pipeline.engine)
         _inbound_alert(tx, exchange, state, reason)
     crashpoint("inbound.committed")
 
@@ -210,44 +213,91 @@ def _interchange(
         tx.event(exchange.id, "duplicate_interchange", isa13=interchange.control_number,
                  sender=sender, first_exchange=first)  # fmt: skip
         return "duplicate"
-    accepted_any = delivering = False
-    unmapped: list[str] = []
-    for group, group_report in zip(interchange.groups, report.groups, strict=False):
+    # Every accepted 850 is mapped before anything is written, so that the sets, purchase
+    # orders and events of the whole interchange take a few statements, not a few per set.
+    groups = _read_groups(partner, exchange, interchange, report)
+    po_numbers = [s.order.po_number for _, _, sets in groups for s in sets if s.order]
+    orders = _PurchaseOrders(tx, partner, exchange, on_file=tx.existing_po_numbers(
+        type="purchase_order", partner=partner.name, po_numbers=po_numbers,
+    ) if po_numbers else set())  # fmt: skip
+    accepted_any = False
+    for group, group_report, sets in groups:
         group_id = tx.add_group(
             interchange_id=interchange_id, functional_id=group.functional_id,
             control_number=group.control_number, version=group.version,
             status=group_report.status,
         )  # fmt: skip
+        transaction_ids = tx.add_transactions(group_id, [
+            NewTransaction(s.transaction.set_id, s.transaction.control_number, s.status,
+                           business_key=s.order.po_number if s.order else None,
+                           findings=s.findings)
+            for s in sets
+        ])  # fmt: skip
+        for item, transaction_id in zip(sets, transaction_ids, strict=True):
+            if not item.accepted:
+                continue
+            accepted_any = True
+            if item.transaction.set_id == "850":
+                orders.add(item, transaction_id, pipeline.now())
+            elif item.transaction.set_id == "997":
+                orders.write()  # the timeline keeps the order of the sets
+                _functional_ack(tx, partner, exchange, item.transaction)
+    orders.write()
+    if orders.delivering:
+        return "delivering"
+    if orders.unmapped:
+        return "unmapped"
+    return "processed" if accepted_any else "rejected"
+
+
+@dataclass
+class _Set:
+    """One transaction set of an interchange as read, before anything is written: its
+    validation outcome and, for an accepted 850, its purchase order or why it has none."""
+
+    transaction: Transaction
+    status: str
+    findings: list[dict[str, Any]]
+    accepted: bool
+    #: Where an accepted 850 came from (its ISA13, GS06, ST02...).
+    source: Source | None = None
+    order: PurchaseOrder | None = None
+    error: MappingError | None = None
+
+
+def _read_groups(
+    partner: Partner, exchange: ExchangeRecord, interchange: Interchange,
+    report: InterchangeReport,
+) -> list[tuple[FunctionalGroup, GroupReport, list[_Set]]]:  # fmt: skip
+    """The groups of an interchange with their reports and sets, each accepted 850 mapped
+    to a purchase order (an 850 the maps accept but the mapping cannot carry keeps the
+    :class:`MappingError`)."""
+    sender = ":".join(interchange.sender)
+    groups = []
+    for group, group_report in zip(interchange.groups, report.groups, strict=False):
+        sets = []
         for transaction, txn_report in zip(group.transactions, group_report.transactions,
                                            strict=False):  # fmt: skip
             accepted = txn_report.status != "rejected" and group_report.status != "rejected"
             accepted = accepted and report.status != "rejected"
-            transaction_id = tx.add_transaction(
-                group_id=group_id, set_id=transaction.set_id,
-                control_number=transaction.control_number, status=txn_report.status,
-                findings=[f.to_dict() for f in txn_report.findings + group_report.findings],
-            )  # fmt: skip
-            if not accepted:
-                continue
-            accepted_any = True
-            source = Source(
-                partner=partner.name, sender=sender,
-                interchange_control_number=interchange.control_number,
-                group_control_number=group.control_number,
-                transaction_control_number=transaction.control_number,
-                received_at=exchange.created_at,
-            )  # fmt: skip
-            if transaction.set_id == "850":
-                delivering |= _purchase_order(tx, partner, exchange, transaction,
-                                              transaction_id, source, pipeline.now(),
-                                              unmapped)  # fmt: skip
-            elif transaction.set_id == "997":
-                _functional_ack(tx, partner, exchange, transaction)
-    if delivering:
-        return "delivering"
-    if unmapped:
-        return "unmapped"
-    return "processed" if accepted_any else "rejected"
+            item = _Set(transaction, txn_report.status,
+                        [f.to_dict() for f in txn_report.findings + group_report.findings],
+                        accepted)  # fmt: skip
+            if accepted and transaction.set_id == "850":
+                item.source = source = Source(
+                    partner=partner.name, sender=sender,
+                    interchange_control_number=interchange.control_number,
+                    group_control_number=group.control_number,
+                    transaction_control_number=transaction.control_number,
+                    received_at=exchange.created_at,
+                )  # fmt: skip
+                try:
+                    item.order = translate(transaction, source=source)
+                except MappingError as exc:
+                    item.error = exc
+            sets.append(item)
+        groups.append((group, group_report, sets))
+    return groups
 
 
 def _queue_acknowledgments(
@@ -297,41 +347,64 @@ def _answered_before(tx: Repository, exchange: ExchangeRecord) -> bool:
     return False
 
 
-def _purchase_order(
-    tx: Repository,
-    partner: Partner,
-    exchange: ExchangeRecord,
-    transaction: object,
-    transaction_id: int,
-    source: Source,
-    received_at: datetime,
-    unmapped: list[str],
-) -> bool:
-    """Map an accepted 850 to a purchase order waiting for delivery to the ERP inbox; an
-    850 the maps accept but the mapping cannot carry is added to ``unmapped``."""
-    try:
-        order = translate(transaction, source=source)  # type: ignore[arg-type]
-    except MappingError as exc:
-        tx.event(exchange.id, "mapping_failed", set="850", reason=str(exc))
-        unmapped.append(f"850 {source.transaction_control_number}: {exc}")
-        return False
-    # The ERP file is named from partner and PO number. The same PO number in another
-    # interchange is delivered too (it is another order message) under a name that does
-    # not overwrite the first, and flagged for the operators.
-    name = f"{partner.name}-{order.po_number}.json"
-    if tx.documents(type="purchase_order", partner=partner.name, po_number=order.po_number):
-        name = (f"{partner.name}-{order.po_number}-{source.interchange_control_number}"
-                f"-{source.transaction_control_number}.json")  # fmt: skip
-        tx.event(exchange.id, "po_repeated", po=order.po_number)
-    document_id = tx.add_document(
-        type="purchase_order", partner=partner.name, business_key=order.po_number,
-        po_number=order.po_number, body=document_json(order), exchange_id=exchange.id,
-        state="pending", transaction_id=transaction_id, delivery_name=name, po_state="open",
-        at=received_at,
-    )  # fmt: skip
-    tx.set_transaction_key(transaction_id, order.po_number)
-    tx.event(exchange.id, "purchase_order_read", po=order.po_number, document=document_id)
-    return document_id is not None
+class _PurchaseOrders:
+    """The purchase orders read from one interchange, waiting for delivery to the ERP inbox:
+    gathered set by set (:meth:`add`), then written together (:meth:`write`): their
+    documents with one statement, the events of their sets with one more."""
+
+    def __init__(
+        self, tx: Repository, partner: Partner, exchange: ExchangeRecord, on_file: set[str]
+    ) -> None:
+        self._tx, self._partner, self._exchange_id = tx, partner.name, exchange.id
+        #: PO numbers of purchase orders recorded before or gathered here.
+        self._on_file = on_file
+        self._documents: list[NewDocument] = []
+        #: (kind, detail, index in ``_documents`` of the document the event names).
+        self._events: list[tuple[str, dict[str, Any], int | None]] = []
+        #: Accepted 850s the mapping cannot carry, each with the reason.
+        self.unmapped: list[str] = []
+        #: Whether a purchase order was recorded (one waits for delivery).
+        self.delivering = False
+
+    def add(self, item: _Set, transaction_id: int, received_at: datetime) -> None:
+        """Gather the purchase order of an accepted 850 (set ``transaction_id``), or note
+        that the maps accept it but the mapping cannot carry it."""
+        if item.order is None:
+            self._events.append(("mapping_failed", {"set": "850", "reason": str(item.error)},
+                                 None))  # fmt: skip
+            self.unmapped.append(f"850 {item.transaction.control_number}: {item.error}")
+            return
+        order, source = item.order, item.source
+        assert source is not None  # _read_groups sets it with the order
+        # The ERP file is named from partner and PO number. The same PO number in another
+        # interchange is delivered too (it is another order message) under a name that does
+        # not overwrite the first, and flagged for the operators.
+        name = f"{self._partner}-{order.po_number}.json"
+        if order.po_number in self._on_file:
+            name = (f"{self._partner}-{order.po_number}-{source.interchange_control_number}"
+                    f"-{source.transaction_control_number}.json")  # fmt: skip
+            self._events.append(("po_repeated", {"po": order.po_number}, None))
+        self._on_file.add(order.po_number)
+        self._events.append(("purchase_order_read", {"po": order.po_number},
+                             len(self._documents)))  # fmt: skip
+        self._documents.append(NewDocument(
+            type="purchase_order", partner=self._partner, business_key=order.po_number,
+            po_number=order.po_number, body=document_json(order), exchange_id=self._exchange_id,
+            state="pending", transaction_id=transaction_id, delivery_name=name,
+            po_state="open", at=received_at,
+        ))  # fmt: skip
+
+    def write(self) -> None:
+        """Record what was gathered since the last write: the documents, then the events in
+        the order of their sets (``purchase_order_read`` names its document)."""
+        ids = self._tx.add_documents(self._documents) if self._documents else []
+        self.delivering = self.delivering or any(i is not None for i in ids)
+        self._tx.add_events([
+            (self._exchange_id, kind,
+             detail if index is None else {**detail, "document": ids[index]})
+            for kind, detail, index in self._events
+        ])  # fmt: skip
+        self._documents, self._events = [], []
 
 
 def _functional_ack(

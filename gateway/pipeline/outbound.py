@@ -207,7 +207,7 @@ def _render(pipeline: Pipeline, tx: Repository, exchange_id: int, data: bytes) -
         )  # fmt: skip
     except (MappingError, X12WriteError) as exc:
         raise _Refused([Problem("$", str(exc), "mapping")]) from exc
-    report = validate(serialize(interchange))
+    report = validate(serialize(interchange), engine=pipeline.engine)
     if not report.accepted:
         raise _Refused([
             Problem("$", f"X12 {f.segment or ''}{f'[{f.position}]' if f.position else ''}"

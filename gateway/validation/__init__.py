@@ -12,9 +12,17 @@ from gateway.validation.report import (
     TransactionReport,
     ValidationReport,
 )
-from gateway.validation.validate import default_maps, validate
+from gateway.validation.validate import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    default_maps,
+    validate,
+    validate_document,
+)
 
 __all__ = [
+    "DEFAULT_ENGINE",
+    "ENGINES",
     "Finding",
     "GroupReport",
     "InterchangeReport",
@@ -28,4 +36,5 @@ __all__ = [
     "default_maps",
     "ta1_code",
     "validate",
+    "validate_document",
 ]

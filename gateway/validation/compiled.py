@@ -10,12 +10,14 @@ matches them by) and elements with their data type, lengths, usage and code list
 pyx12's ``walk_tree`` (the reference engine, ``gateway.validation.engine``): it scans the
 current loop's children from the current position on, enters loops by their first segment,
 climbs to the enclosing loop when nothing matches, counts loop and segment uses, buffers
-"mandatory missing" until the walk has certainly moved on. Findings carry the same levels,
-codes and positions as the reference engine's, including its translations (an unlisted
-qualifier is AK403 7, not AK304 1; repetition counts; invalid segment ids) and pyx12's
-quirks that reach the 997 (a reader's error is filed under the segment the error handler
-points at). Where pyx12 raises on some malformed input, the same input gives the same
-"could not process" finding (AK502 5).
+"mandatory missing" until the walk has certainly moved on. Findings are the reference
+engine's in every field: the same levels, codes and positions, including its translations
+(an unlisted qualifier is AK403 7, not AK304 1; repetition counts; invalid segment ids)
+and pyx12's quirks that reach the 997 (a reader's error is filed under the segment the
+error handler points at), and pyx12's own message texts (names from the maps, values as
+pyx12 prints them), built only when there is something to report. Where pyx12 raises on
+some malformed input, the same input gives the same "could not process" finding (AK502 5),
+naming the exception pyx12 raises.
 
 pyx12 is not imported here: this module must run without it (lint-imports).
 """
@@ -24,21 +26,29 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from gateway.errors import ValidationSetupError
 from gateway.validation.codes import describe
-from gateway.validation.report import Finding, segment_id_findings
+from gateway.validation.report import Finding, segment_id_finding
 from gateway.x12 import Composite, Repeated, Segment, Transaction
 
 MAXINT = 2**31 - 1
+#: A test on an element value (see ``_acceptor``): truthy when the value is valid.
+_Accept = Callable[[str], object]
+
+
+def _never(val: str) -> bool:
+    return False
+
 
 # -- tables -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ElementSpec:
     """One simple element of a segment (or a component of a composite)."""
 
@@ -61,12 +71,18 @@ class ElementSpec:
     cache: dict[str, list[tuple[str, str, str | None]]] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
+    #: A test true only for values with no finding at all under the character set
+    #: version ``fast_icvn`` (see :func:`_acceptor`; set when the map is compiled), for
+    #: the values the cache cannot hold.
+    fast: _Accept = field(default=lambda val: False, repr=False)
+    fast_icvn: str = ""
 
 
 @dataclass(frozen=True)
 class CompositeSpec:
     """A composite element: its components in order."""
 
+    #: pyx12's reference designator: the map's ``<refdes>``, else the xid.
     ref: str
     name: str
     usage: str
@@ -91,6 +107,18 @@ class SegNode:
     key: tuple[int, int | None, frozenset[str]] | None
     #: (index, spec) of the elements that are an error when absent (mandatory ones).
     absent: tuple[tuple[int, ElementSpec | CompositeSpec], ...] = ()
+    #: The syntax rules as bit masks over element positions (bit n = element n): (kind,
+    #: every element named, the first one, the others, pyx12's message when the rule is
+    #: broken), in map order.
+    rules: tuple[tuple[str, int, int, int, str], ...] = ()
+    #: The paths of the loops around this segment, innermost first.
+    above: tuple[str, ...] = ()
+    #: True when every element is simple (no composite): the common, fast case.
+    simple: bool = True
+    #: Syntax rule findings by which elements are present (all simple values), bounded.
+    rule_cache: dict[tuple[bool, ...], list[tuple[str, str, None, None]]] = field(
+        default_factory=dict, repr=False
+    )
 
     is_loop = False
 
@@ -98,9 +126,15 @@ class SegNode:
         """pyx12's ``segment_if.is_match``: the id, and the qualifier where there is one."""
         if seg.tag != self.id:
             return False
-        if self.key is None:
+        key = self.key
+        if key is None:
             return True
-        index, sub, codes = self.key
+        index, sub, codes = key
+        elements = seg.elements
+        if sub is None and index <= len(elements):
+            value = elements[index - 1]
+            if type(value) is str:
+                return value in codes
         return _get_value(seg, index, sub, component) in codes
 
 
@@ -116,6 +150,8 @@ class LoopNode:
     path: str
     parent: LoopNode | None
     positions: list[tuple[int, list[SegNode | LoopNode]]] = field(default_factory=list)
+    #: The paths of the loops around this loop, innermost first.
+    above: tuple[str, ...] = ()
 
     is_loop = True
 
@@ -145,10 +181,22 @@ class MapTables:
     qualifiers: dict[str, tuple[frozenset[str], str]]
     #: (segment id, element position) -> most repetitions the map allows
     repeats: dict[tuple[str, int], int]
+    #: segment id -> the (element, component) positions the map picks such segments by
+    #: (their qualifiers); absent for ids picked by id alone.
+    match_keys: dict[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
+    #: Planned walks, by (node, segment id, qualifier values) (``_Walker.walk``).
+    routes: dict[tuple[object, ...], tuple[tuple[object, ...], ...]] = field(
+        default_factory=dict
+    )
 
 
 def _text(elem: ET.Element, tag: str) -> str:
     return (elem.findtext(tag) or "").strip()
+
+
+def _name(elem: ET.Element) -> str:
+    """A node's name as pyx12 reads it (and prints it in messages: unstripped)."""
+    return str(elem.get("name") or elem.findtext("name"))
 
 
 def _limit(raw: str | None) -> int:
@@ -190,7 +238,7 @@ def _element(
         code_list = tuple((c.text or "") for c in valid.findall("code"))
         codes = frozenset(code_list)
     return ElementSpec(
-        ref=elem.get("xid", ""), data_ele=number, name=_text(elem, "name"),
+        ref=elem.get("xid", ""), data_ele=number, name=_name(elem),
         usage=_text(elem, "usage"), seq=int(_text(elem, "seq")), data_type=dtype,
         min_len=lo, max_len=hi, codes=codes, code_list=code_list,
         in_composite=parent_usage is not None, parent_usage=parent_usage or "R",
@@ -213,8 +261,8 @@ def _segment(
         else:
             usage = _text(child, "usage")
             parts = tuple(_element(c, dataele, usage, seq) for c in child.findall("element"))
-            specs.append(CompositeSpec(child.get("xid", ""), _text(child, "name"), usage,
-                                       seq, parts))  # fmt: skip
+            refdes = child.findtext("refdes") or child.get("xid", "")
+            specs.append(CompositeSpec(refdes, _name(child), usage, seq, parts))
     syntax: list[tuple[str, tuple[int, ...]]] = []
     for rule in elem.findall("syntax"):
         text = rule.text or ""
@@ -224,13 +272,47 @@ def _segment(
                 (text[0], tuple(int(body[i : i + 2]) for i in range(0, len(body) - 1, 2)))
             )
     seg_id = elem.get("xid", "")
+    for _, idx in syntax:
+        if len(set(idx)) != len(idx) or len(idx) < 2:
+            # pyx12 reports a rule of one element as broken whatever the data: not modeled.
+            raise ValidationSetupError(
+                f"segment {seg_id}: syntax rule names {idx} (twice? fewer than two?)"
+            )
+    rules = tuple(
+        (kind, sum(1 << i for i in idx), 1 << idx[0], sum(1 << i for i in idx[1:]),
+         _syntax_message(seg_id, kind, idx))
+        for kind, idx in syntax
+    )  # fmt: skip
     return SegNode(
-        id=seg_id, name=_text(elem, "name"), usage=_text(elem, "usage"),
+        id=seg_id, name=_name(elem), usage=_text(elem, "usage"),
         pos=int(_text(elem, "pos")), max_use=_limit(elem.findtext("max_use")), path=seg_id,
         parent=parent, elements=tuple(specs), syntax=tuple(syntax),
         key=_match_key(seg_id, specs),
         absent=tuple((i, spec) for i, spec in enumerate(specs) if spec.usage == "R"),
+        rules=rules, above=(parent.path, *parent.above),
+        simple=all(isinstance(spec, ElementSpec) for spec in specs),
     )  # fmt: skip
+
+
+def _syntax_message(seg_id: str, kind: str, idx: tuple[int, ...]) -> str:
+    """pyx12's message (``syntax.is_syntax_valid``) when the rule ``kind``/``idx`` of segment
+    ``seg_id`` is broken."""
+    head = f"Syntax Error ({kind}{''.join(f'{i:02d}' for i in idx)}): "
+    names = [f"{seg_id}{i:02d}" for i in idx]
+
+    def listed(ids: list[str]) -> str:
+        return ids[0] if len(ids) == 1 else f"{', '.join(ids[:-1])} or {ids[-1]}"
+
+    if kind == "P":
+        return f"{head}If any of {listed(names)} is present, then all are required"
+    if kind == "R":
+        return f"{head}At least one element is required"
+    if kind == "E":
+        return f"{head}At most one of {listed(names)} may be present"
+    if kind == "C":
+        verb = "are" if len(idx) > 2 else "is"
+        return f"{head}If {names[0]} is present, then {listed(names[1:])} {verb} required"
+    return f"{head}If {names[0]} is present, then at least one of {listed(names[1:])} is required"
 
 
 def _match_key(
@@ -283,8 +365,8 @@ def _loop(
     else:
         path = "/" + loop_id if parent.path == "/" else f"{parent.path}/{loop_id}"
         node = LoopNode(
-            loop_id, _text(elem, "name"), _text(elem, "usage"), int(_text(elem, "pos")),
-            _limit(elem.findtext("repeat")), path, parent,
+            loop_id, _name(elem), _text(elem, "usage"), int(_text(elem, "pos")),
+            _limit(elem.findtext("repeat")), path, parent, above=(parent.path, *parent.above),
         )  # fmt: skip
     groups: dict[int, list[SegNode | LoopNode]] = {}
     for child in elem.findall("loop"):
@@ -315,6 +397,14 @@ def _find(node: LoopNode, path: list[str]) -> SegNode | LoopNode:
         assert isinstance(current, LoopNode)
         current = next(c for c in current.children() if c.id == part)
     return current
+
+
+def _segments(loop: LoopNode) -> list[SegNode]:
+    """Every segment node under ``loop``."""
+    found: list[SegNode] = []
+    for child in loop.children():
+        found += _segments(child) if isinstance(child, LoopNode) else [child]
+    return found
 
 
 @lru_cache(maxsize=32)
@@ -349,7 +439,16 @@ def compile_map(map_dir: str, map_file: str) -> MapTables:
             limit = 10**9 if raw.startswith(">") else int(raw) if raw.isdigit() else 1
             key = (xid, int(seq) if seq.isdigit() else 0)
             repeats[key] = max(repeats.get(key, 1), limit)
-    return MapTables(map_file, root, gs, icvn, qualifiers, repeats)
+    match_keys: dict[str, set[tuple[int, int | None]]] = {}
+    for seg in _segments(root):
+        if seg.key is not None:
+            match_keys.setdefault(seg.id, set()).add(seg.key[:2])
+    picked_by = {tag: tuple(sorted(keys, key=str)) for tag, keys in match_keys.items()}
+    for seg in _segments(root):
+        for spec in seg.elements:
+            for simple in spec.components if isinstance(spec, CompositeSpec) else (spec,):
+                simple.fast, simple.fast_icvn = _acceptor(simple, icvn), icvn
+    return MapTables(map_file, root, gs, icvn, qualifiers, repeats, picked_by)
 
 
 # -- values as pyx12 sees them -------------------------------------------------------------
@@ -397,7 +496,19 @@ class _Unsupported(Exception):
 
 
 class _Crash(Exception):
-    """Input on which pyx12 raises; the reference engine reports AK502 5."""
+    """Input on which pyx12 raises; the reference engine reports AK502 5, naming pyx12's
+    exception: each raise gives that exception's type and text (``IndexError: ...``)."""
+
+
+#: What pyx12 raises where the fast engine raises :class:`_Crash` (Python 3.11 texts).
+#: An element error under a segment cursor with no err_st: ``_add_cur_seg`` appends to
+#: the missing err_st's children.
+_CRASH_NO_SET = "AttributeError: 'NoneType' object has no attribute 'children'"
+#: A trailer error of the reader with no err_st: ``st_error`` asks it for its line.
+_CRASH_NO_SET_LINE = "AttributeError: 'NoneType' object has no attribute 'get_cur_line'"
+#: A composite with more components than the map: segment_if names the one past the
+#: map's last component.
+_CRASH_COMPONENTS = "IndexError: list index out of range"
 
 
 # -- the walk --------------------------------------------------------------------------------
@@ -413,6 +524,9 @@ class _Err:
     seg_id: str
     seg_count: int
     serial: int
+    #: The segment of the set the error is reported on, and its 1-based place in the set
+    #: (the segment walked as number ``seg_count``); None for errors on the set itself.
+    at: tuple[Segment, int] | None
     value: str | None = None
     element: int | None = None
     component: int | None = None
@@ -425,26 +539,54 @@ class _Walker:
     def __init__(self, tables: MapTables, component: str) -> None:
         self.tables = tables
         self.component = component
-        self.counts: dict[str, int] = {
-            "/ISA_LOOP": 1, "/ISA_LOOP/ISA": 1, "/ISA_LOOP/GS_LOOP": 1,
-            "/ISA_LOOP/GS_LOOP/GS": 1,
-        }  # fmt: skip
+        self.counts: dict[str, int] = {}
+        # loop path -> the counter keys of its own children (segments and loops) created
+        # since it last started: what a repetition of the loop forgets, with what its
+        # loops held (a set per loop, so memory stays bounded).
+        self.inside: dict[str, set[str]] = {}
+        isa_loop = _find(tables.root, ["ISA_LOOP"])
+        gs_loop = _find(tables.root, ["ISA_LOOP", "GS_LOOP"])
+        for node in (isa_loop, _find(tables.root, ["ISA_LOOP", "ISA"]), gs_loop, tables.gs):
+            self._count(node.path, node.above)
         self.errors: list[_Err] = []
-        # The error handler's cursor: the err_seg new errors are filed under.
-        self.cursor: tuple[str, int, int] | None = None  # None = the set (err_st)
+        # The error handler's cursor: the err_seg new errors are filed under, with the
+        # segment it stands for and that segment's place in the set.
+        self.cursor: tuple[str, int, int, tuple[Segment, int] | None] | None = None
+        # The last segment walked with a count of its own (not SE), and its place: what
+        # pyx12's seg_count designates.
+        self.here: tuple[Segment, int] | None = None
         self.lost = False  # True when the ST was not placed: there is no err_st
         self.serial = 0
-        self.missing: list[tuple[SegNode, str, int]] = []
-        self.pending: list[tuple[str, str, SegNode | None, str, int]] = []
 
     # counters
-    def _reset(self, path: str) -> None:
-        prefix = path + "/"
-        for key in [k for k in self.counts if k.startswith(prefix)]:
-            del self.counts[key]
+    def _count(self, path: str, above: tuple[str, ...]) -> int:
+        """One more use of the node at ``path`` (inside the loops ``above``, innermost
+        first); returns its uses."""
+        counts = self.counts
+        uses = counts.get(path)
+        if uses is None:
+            counts[path] = 1
+            if above:
+                keys = self.inside.get(above[0])
+                if keys is None:
+                    self.inside[above[0]] = {path}
+                else:
+                    keys.add(path)
+            return 1
+        counts[path] = uses + 1
+        return uses + 1
 
-    def _incr(self, path: str) -> None:
-        self.counts[path] = self.counts.get(path, 0) + 1
+    def _reset(self, loop_path: str) -> None:
+        """Forget the counts inside the loop at ``loop_path`` (it starts again)."""
+        keys = self.inside.get(loop_path)
+        if keys:
+            counts = self.counts
+            inside = self.inside
+            for key in keys:
+                counts.pop(key, None)
+                if key in inside:  # a loop: what it held goes too
+                    self._reset(key)
+            keys.clear()
 
     # errors
     def file(
@@ -455,7 +597,7 @@ class _Walker:
             # No err_st (the ST was not placed): pyx12 swallows segment errors and errors
             # on the GS cursor, and raises on an element error under a segment cursor.
             if kind == "ele" and self.cursor is not None:
-                raise _Crash("element error outside any transaction set")
+                raise _Crash(_CRASH_NO_SET)
             return
         if self.cursor is None:
             if kind == "seg":
@@ -463,132 +605,182 @@ class _Walker:
                 # the TypeError is swallowed, and so is the error (pyx12 4.0.0).
                 return
             kind = "st_ele"
-            seg_id, count, serial = "ST", 1, 0
+            seg_id, count, serial, at = "ST", 1, 0, None
         else:
-            seg_id, count, serial = self.cursor
-        self.errors.append(_Err(kind, code, message, seg_id, count, serial, value, **kw))  # type: ignore[arg-type]
+            seg_id, count, serial, at = self.cursor
+        self.errors.append(_Err(kind, code, message, seg_id, count, serial, at, value, **kw))  # type: ignore[arg-type]
 
     def point(self, seg_id: str, seg_count: int) -> None:
-        """A new err_seg becomes the cursor (``err_handler.add_seg``)."""
+        """A new err_seg becomes the cursor (``err_handler.add_seg``); ``seg_count`` is
+        always the count of the segment being walked (``here``)."""
         self.serial += 1
-        self.cursor = (seg_id, seg_count, self.serial)
+        self.cursor = (seg_id, seg_count, self.serial, self.here)
 
     def walk(self, node: SegNode, seg: Segment, seg_count: int) -> SegNode | None:
-        """Find the node of ``seg`` from ``node``; walk errors are filed as pyx12 does."""
-        self.missing = []
-        self.pending = []
-        orig = node
-        loop: LoopNode = node.parent if node.parent is not None else self.tables.root
-        pos = node.pos
+        """Find the node of ``seg`` from ``node``; walk errors are filed as pyx12 does.
+
+        Where the walk goes depends only on the node, the segment id and the values the
+        map picks segments by (qualifiers), never on the counts: so the route is planned
+        once per such key (:func:`_plan`) and replayed; the counts only decide which
+        errors the route's checks raise (:meth:`_follow`)."""
+        tables = self.tables
+        positions = tables.match_keys.get(seg.tag)
+        if positions is None:
+            key: tuple[object, ...] = (node, seg.tag)
+        else:
+            comp = self.component
+            key = (node, seg.tag, *(_get_value(seg, i, sub, comp) for i, sub in positions))
+        route = tables.routes.get(key)
+        if route is None:
+            route = _plan(tables, node, seg, self.component)
+            if len(tables.routes) < _ROUTE_LIMIT:
+                tables.routes[key] = route
+        return self._follow(route, node, seg, seg_count)
+
+    def _follow(
+        self, route: tuple[tuple[object, ...], ...], orig: SegNode, seg: Segment, seg_count: int
+    ) -> SegNode | None:
+        """Apply a planned route: count uses, collect what is missing, file the errors."""
+        counts = self.counts
+        missing: list[tuple[SegNode, str, int]] = []
+        pending: list[tuple[str, str, SegNode | None, str, int]] = []
         found: SegNode | None = None
-        while True:
-            found = self._scan(loop, pos, seg, seg_count, orig)
-            if found is not None:
-                break
-            if loop.is_root:
-                self.pending.append(("1", f"Segment {seg.tag} not found", orig, seg.tag, seg_count))
-                break
-            pos = loop.pos
-            assert loop.parent is not None
-            loop = loop.parent
-        for code, message, map_node, seg_id, count in self.pending:
+
+        def flush(cur_pos: int | None) -> list[tuple[SegNode, str, int]]:
+            keep = []
+            for missed, message, count in missing:
+                if missed.pos != cur_pos:
+                    pending.append(("3", message, missed, missed.id, count))
+                else:
+                    keep.append((missed, message, count))
+            return keep
+
+        for step in route:
+            kind = step[0]
+            if kind is _MISSING:
+                _, path, missed, message = step
+                if counts.get(path, 0) < 1:  # type: ignore[call-overload]
+                    missing.append((missed, message, seg_count))  # type: ignore[arg-type]
+            elif kind is _SEGMENT:
+                child: SegNode = step[1]  # type: ignore[assignment]
+                uses = self._count(child.path, child.above)
+                if child.usage == "N":
+                    pending.append(
+                        ("2", f"Segment {child.id} found but marked as not used", None, "", 0)
+                    )
+                elif uses > child.max_use:
+                    pending.append(
+                        ("5", f"Segment {seg.tag} exceeded max count.  Found {uses}, should"
+                              f" have {child.max_use}", child, seg.tag, seg_count)
+                    )  # fmt: skip
+                if missing:
+                    missing = [m for m in missing if not _same(m[0], child)]
+                    missing = flush(child.pos)
+                found = child
+            elif kind is _LOOP:
+                loop: LoopNode = step[1]  # type: ignore[assignment]
+                first: SegNode = step[2]  # type: ignore[assignment]
+                if loop.usage == "N":
+                    pending.append(
+                        ("2", f"Loop {loop.id} found but marked as not used", None, "", 0)
+                    )
+                else:
+                    self._reset(loop.path)
+                    repeats = self._count(loop.path, loop.above)
+                    if repeats > loop.repeat:
+                        pending.append(
+                            ("4", f"Loop {loop.id} exceeded max count.  Found {repeats}, should"
+                                  f" have {loop.repeat}", first, seg.tag, seg_count)
+                        )  # fmt: skip
+                self._count(first.path, first.above)
+                if missing:
+                    missing = flush(None)
+                found = first
+            else:  # _NOT_FOUND
+                message = (f"Segment {_walk_text(seg, self.component)} not found.  Started at"
+                           f" {orig.path}")  # fmt: skip
+                pending.append(("1", message, orig, seg.tag, seg_count))
+        for code, message, map_node, seg_id, count in pending:
             if map_node is not None:
                 self.point(seg_id, count)
             self.file("seg", code, message)
         return found
 
-    def _scan(
-        self, loop: LoopNode, pos: int, seg: Segment, seg_count: int, orig: SegNode
-    ) -> SegNode | None:
+
+#: Steps of a planned route (see ``_plan``).
+_MISSING, _SEGMENT, _LOOP, _NOT_FOUND = "missing", "segment", "loop", "not found"
+#: Routes kept per map (keys are node, segment id and qualifier values: bounded).
+_ROUTE_LIMIT = 8192
+
+
+def _plan(tables: MapTables, node: SegNode, seg: Segment, component: str) -> tuple[
+    tuple[object, ...], ...
+]:  # fmt: skip
+    """pyx12's walk from ``node`` for ``seg`` as a route: the steps that read or change
+    the counts, in the order the walk takes them. Mandatory nodes passed by are checked
+    (``_MISSING``: missing when never used), the segment found (``_SEGMENT``) or the loop
+    entered by its first segment (``_LOOP``), or ``_NOT_FOUND``. It scans the current
+    loop's children from the current position on, enters loops by their first segment
+    and climbs to the enclosing loop when nothing matches, as ``walk_tree`` does."""
+    route: list[tuple[object, ...]] = []
+
+    def loop_match(loop: LoopNode) -> bool:
+        first = loop.first()
+        if first is None:
+            return False
+        if isinstance(first, LoopNode):
+            return any(isinstance(c, LoopNode) and loop_match(c) for c in loop.children())
+        if first.matches(seg, component):
+            return True
+        if loop.usage == "R":
+            route.append((_MISSING, loop.path, first,
+                          f'Mandatory loop "{loop.name}" ({loop.id}) missing'))  # fmt: skip
+        return False
+
+    def goto(loop: LoopNode) -> bool:
+        first = loop.first()
+        if isinstance(first, SegNode) and first.matches(seg, component):
+            route.append((_LOOP, loop, first))
+            return True
+        return any(isinstance(c, LoopNode) and goto(c) for c in loop.children())
+
+    def scan(loop: LoopNode, pos: int) -> bool:
         for child_pos, group in loop.positions:
             if child_pos < pos:
                 continue
             for child in group:
                 if isinstance(child, SegNode):
-                    if child.matches(seg, self.component):
-                        if not loop.is_root and self._loop_match(loop, seg, seg_count):
-                            return self._goto(loop, seg, seg_count)
-                        self._incr(child.path)
-                        self._seg_usage(child, seg, seg_count)
-                        self.missing = [m for m in self.missing if not _same(m[0], child)]
-                        self._flush(child.pos)
-                        return child
-                    if child.usage == "R" and self.counts.get(child.path, 0) < 1:
-                        self.missing.append(
-                            (
-                                child,
-                                f'Mandatory segment "{child.name}" ({child.id}) missing',
-                                seg_count,
-                            )
-                        )
-                elif self._loop_match(child, seg, seg_count):
-                    return self._goto(child, seg, seg_count)
-        return None
-
-    def _loop_match(self, loop: LoopNode, seg: Segment, seg_count: int) -> bool:
-        first = loop.first()
-        if first is None:
-            return False
-        if isinstance(first, LoopNode):
-            return any(
-                isinstance(c, LoopNode) and self._loop_match(c, seg, seg_count)
-                for c in loop.children()
-            )
-        if first.matches(seg, self.component):
-            return True
-        if loop.usage == "R" and self.counts.get(loop.path, 0) < 1:
-            self.missing.append(
-                (first, f'Mandatory loop "{loop.name}" ({loop.id}) missing', seg_count)
-            )
+                    if child.matches(seg, component):
+                        if not loop.is_root and loop_match(loop):
+                            return goto(loop)
+                        route.append((_SEGMENT, child))
+                        return True
+                    if child.usage == "R":
+                        message = f'Mandatory segment "{child.name}" ({child.id}) missing'
+                        route.append((_MISSING, child.path, child, message))
+                elif loop_match(child):
+                    return goto(child)
         return False
 
-    def _goto(self, loop: LoopNode, seg: Segment, seg_count: int) -> SegNode | None:
-        first = loop.first()
-        if isinstance(first, SegNode) and first.matches(seg, self.component):
-            if loop.usage == "N":
-                self.pending.append(
-                    ("2", f"Loop {loop.id} found but marked as not used", None, "", 0)
-                )
-            else:
-                self._reset(loop.path)
-                self._incr(loop.path)
-                count = self.counts[loop.path]
-                if count > loop.repeat:
-                    self.pending.append(
-                        ("4", f"Loop {loop.id} exceeded max count.  Found {count}, should have"
-                              f" {loop.repeat}", loop.first(), seg.tag, seg_count)  # type: ignore[arg-type]
-                    )  # fmt: skip
-            self._incr(first.path)
-            self._flush(None)
-            return first
-        for child in loop.children():
-            if isinstance(child, LoopNode):
-                found = self._goto(child, seg, seg_count)
-                if found is not None:
-                    return found
-        return None
+    loop: LoopNode = node.parent if node.parent is not None else tables.root
+    pos = node.pos
+    while not scan(loop, pos):
+        if loop.is_root:
+            route.append((_NOT_FOUND,))
+            break
+        pos = loop.pos
+        assert loop.parent is not None
+        loop = loop.parent
+    return tuple(route)
 
-    def _seg_usage(self, node: SegNode, seg: Segment, seg_count: int) -> None:
-        if node.usage == "N":
-            self.pending.append(
-                ("2", f"Segment {node.id} found but marked as not used", None, "", 0)
-            )
-            return
-        count = self.counts.get(node.path, 0)
-        if count > node.max_use:
-            self.pending.append(
-                ("5", f"Segment {seg.tag} exceeded max count.  Found {count}, should have"
-                      f" {node.max_use}", node, seg.tag, seg_count)
-            )  # fmt: skip
 
-    def _flush(self, cur_pos: int | None) -> None:
-        keep = []
-        for node, message, count in self.missing:
-            if node.pos != cur_pos:
-                self.pending.append(("3", message, node, node.id, count))
-            else:
-                keep.append((node, message, count))
-        self.missing = keep
+def _walk_text(seg: Segment, component: str) -> str:
+    """A segment the walk cannot place, as pyx12's walker names it: an HL whole (fixed
+    separators ``*`` and ``:``), any other by its id and first element."""
+    if seg.tag == "HL":
+        values = tuple(_format(_components(value), ":") for value in seg.elements)
+        return f"HL*{_format(values, '*')}"
+    return f"{seg.tag}*{_get_value(seg, 1, None, component)}"
 
 
 def _same(a: SegNode, b: SegNode) -> bool:
@@ -602,8 +794,10 @@ def _same(a: SegNode, b: SegNode) -> bool:
 
 _N = re.compile(r"-?[0-9]+")
 _R = re.compile(r"-?[0-9]*(\.[0-9]+)?")
-_BAD_E = re.compile(r"""[^A-Z0-9!"&'()*+,\-\./:;?= a-z%~@\[\]_{}\\|<>#$]""")
-_BAD_E5 = re.compile(r"""[^A-Z0-9!"&'()*+,\-\./:;?= a-z%~@\[\]_{}\\|<>^`#$]""")
+_GOOD_E = r"""A-Z0-9!"&'()*+,\-\./:;?= a-z%~@\[\]_{}\\|<>#$"""
+_GOOD_E5 = r"""A-Z0-9!"&'()*+,\-\./:;?= a-z%~@\[\]_{}\\|<>^`#$"""
+_BAD_E = re.compile(f"[^{_GOOD_E}]")
+_BAD_E5 = re.compile(f"[^{_GOOD_E5}]")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _CONTROL = (
     "\x07\x09\x0a\x0b\x0c\x0d\x1c\x1d\x1e\x1f\x01\x02\x03\x04\x05\x06\x11\x12\x13\x14\x15\x16\x17"
@@ -665,33 +859,69 @@ _DATES = ("RD8", "DT", "D8", "D6")
 
 
 _CACHE_LIMIT = 1024
+_NOTHING: list[tuple[str, str, str | None]] = []  # shared: callers never change a result
+
+
+def _acceptor(spec: ElementSpec, icvn: str) -> _Accept:
+    """A test true only for a non-empty value :func:`_check_value_uncached` finds nothing
+    wrong with (false means "check it"): one regular expression per element for the
+    kinds whose values rarely repeat (identifiers, names, numbers, amounts)."""
+    if spec.usage == "N" or spec.codes is not None:
+        return _never
+    low, high = max(spec.min_len, 1), spec.max_len
+    dtype = spec.data_type
+    if dtype in ("AN", "ID"):
+        # The X12 basic/extended character set minus control characters, no trailing
+        # space (pyx12 reports one), length in bounds (the length of AN/ID is len()).
+        chars = _GOOD_E5 if icvn == "00501" else _GOOD_E
+        last = chars.replace(" ", "")
+        return re.compile(f"[{chars}]{{{low - 1},{high - 1}}}[{last}]").fullmatch
+    if dtype[:1] == "N":
+        return re.compile(f"-?[0-9]{{{low},{high}}}").fullmatch
+    if dtype == "R":
+        # The shape of _R, and between low and high digits (the length of an R value
+        # counts its digits only, X12.6 3.5.3); \Z, as $ would also match before a LF.
+        return re.compile(
+            f"-?(?=(?:\\.?[0-9]){{{low},{high}}}\\Z)[0-9]*(?:\\.[0-9]+)?"
+        ).fullmatch
+    return _never
 
 
 def _check_value(spec: ElementSpec, val: str, icvn: str) -> list[tuple[str, str, str | None]]:
     """pyx12 ``element_if.is_valid_errors`` on a simple value: (code, message, bad value).
 
     Results are remembered per element (codes, dates and quantities repeat line after
-    line); the memory is bounded, so a 100,000-line set stays in constant memory."""
+    line); the memory is bounded, so a 100,000-line set stays in constant memory. Values
+    that do not repeat (product ids, prices) pass a compiled test instead when valid."""
+    found = spec.cache.get(val)
+    return _check_new_value(spec, val, icvn) if found is None else found
+
+
+def _check_new_value(
+    spec: ElementSpec, val: str, icvn: str
+) -> list[tuple[str, str, str | None]]:
+    """:func:`_check_value` for a value not in the element's cache."""
+    if val and icvn == spec.fast_icvn and spec.fast(val):
+        return _NOTHING
+    found = _check_value_uncached(spec, val, icvn)
     cache = spec.cache
-    found = cache.get(val)
-    if found is None:
-        found = _check_value_uncached(spec, val, icvn)
-        if len(cache) < _CACHE_LIMIT:
-            cache[val] = found
+    if len(cache) < _CACHE_LIMIT:
+        cache[val] = found
     return found
 
 
 def _check_value_uncached(
     spec: ElementSpec, val: str, icvn: str
 ) -> list[tuple[str, str, str | None]]:
+    """The checks of pyx12 ``element_if.is_valid_errors``, with its messages."""
     if val == "":
         if spec.usage == "R" and (
             not spec.in_composite or spec.seq != 1 or spec.parent_usage == "R"
         ):
-            return [("1", f"mandatory data element {spec.ref} is missing", None)]
+            return [("1", _missing_message(spec), None)]
         return []
     if spec.usage == "N":
-        return [("10", f"{spec.ref} is marked as not used", None)]
+        return [("10", f"Data element {_named(spec)} is marked as Not Used", None)]
     dtype = spec.data_type
     codes = spec.codes
     measured = len(
@@ -706,24 +936,41 @@ def _check_value_uncached(
     ):
         return []
     out: list[tuple[str, str, str | None]] = []
+    this = f"Data element {_named(spec)}"
     if measured < spec.min_len:
-        out.append(("4", f"{spec.ref} is too short ({measured} < {spec.min_len})", val))
+        out.append(("4", f'{this} is too short: len("{val}") = {measured} < {spec.min_len}'
+                         " (min_len)", val))  # fmt: skip
     if measured > spec.max_len:
-        out.append(("5", f"{spec.ref} is too long ({measured} > {spec.max_len})", val))
+        out.append(("5", f'{this} is too long: len("{val}") = {measured} > {spec.max_len}'
+                         " (max_len)", val))  # fmt: skip
     control = _CONTROL_RE.search(val)
     if control is not None:
         # pyx12 names the first control character of its list that occurs in the value.
         bad = next(f"<{name}>" for char, name in _CONTROL_NAMES if char in val)
-        out.append(("6", f"{spec.ref} contains a control character", bad))
+        out.append(("6", f"{this}, contains an invalid control character({bad})", bad))
         return out
     if dtype in ("AN", "ID") and val[-1] == " " and len(val.rstrip()) >= spec.min_len:
-        out.append(("6", f"{spec.ref} has trailing spaces", val))
+        out.append(("6", f"{this} has unnecessary trailing spaces. ({val})", val))
     if codes is not None and val not in codes:
-        out.append(("7", f"({val}) is not a valid code for {spec.ref}", val))
+        out.append(("7", f"({val}) is not a valid code for {spec.name} ({spec.ref})", val))
     if not _type_ok(val, dtype, icvn):
-        code = "8" if dtype in _DATES else "9" if dtype == "TM" else "6"
-        out.append((code, f"{spec.ref} is not a valid {dtype} value", val))
+        if dtype in _DATES:
+            out.append(("8", f"{this} contains an invalid date ({val})", val))
+        elif dtype == "TM":
+            out.append(("9", f"{this} contains an invalid time ({val})", val))
+        else:
+            out.append(("6", f"{this} is type {dtype}, contains an invalid character({val})",
+                        val))  # fmt: skip
     return out
+
+
+def _named(spec: ElementSpec | CompositeSpec) -> str:
+    """An element or composite as pyx12's messages name it: its name and designator."""
+    return f'"{spec.name}" ({spec.ref})'
+
+
+def _missing_message(spec: ElementSpec) -> str:
+    return f"Mandatory data element {_named(spec)} is missing"
 
 
 _Found = list[tuple[str, str, str | None, ElementSpec | None]]
@@ -735,16 +982,16 @@ def _check_composite(
     """pyx12 ``composite_if.is_valid_errors`` (composite errors carry no element)."""
     if value is not None and len(value) > len(spec.components) and spec.usage != "N":
         # pyx12 indexes one past its components to name the extra one and raises.
-        raise _Crash("too many sub-elements in a composite")
+        raise _Crash(_CRASH_COMPONENTS)
     empty = value is None or all(v == "" for v in value)
     if empty and spec.usage in ("N", "S"):
         return
     if spec.usage == "R" and empty:
-        found.append(("1", f"mandatory composite {spec.ref} is missing", None, None))
+        found.append(("1", f"Mandatory composite {_named(spec)} is missing", None, None))
         return
     assert value is not None
     if spec.usage == "N":
-        found.append(("5", f"composite {spec.ref} is marked as not used", None, None))
+        found.append(("5", f"Composite {_named(spec)} is marked as Not Used", None, None))
         return
     for j, sub in enumerate(spec.components):
         part = value[j] if j < len(value) else ""
@@ -766,48 +1013,61 @@ def _check_segment(walker: _Walker, node: SegNode, seg: Segment, icvn: str) -> N
     found: _Found = []
     data = seg.elements
     size = len(data)
+    plain = True  # every value a plain string (no composite, no repetition)
     if size > count:
+        plain = False
         extra = _get_value(seg, count + 1, None, comp)
-        found.append(("3", f"too many elements in {seg.tag}: {size}, should have {count}",
-                      extra, None))  # fmt: skip
-    for i in range(min(size, count)):
-        spec = specs[i]
-        value = data[i]
+        found.append(("3", f'Too many elements in segment "{node.name}" ({seg.tag}). Has'
+                           f" {size}, should have {count}", extra, None))  # fmt: skip
+    simple = node.simple
+    for spec, value in zip(specs, data):  # noqa: B905 - the shorter one bounds the checks
+        if type(value) is str and (simple or type(spec) is ElementSpec):
+            if value:
+                result = spec.cache.get(value)  # type: ignore[union-attr]
+                if result is None:
+                    if spec.fast(value) and spec.fast_icvn == icvn:  # type: ignore[union-attr]
+                        continue
+                    result = _check_new_value(spec, value, icvn)  # type: ignore[arg-type]
+            elif spec.usage == "R":
+                result = _check_value(spec, value, icvn)  # type: ignore[arg-type]
+            else:
+                continue
+            if result:
+                found += [(c, m, v, spec) for c, m, v in result]
+            continue
+        if type(value) is not str:
+            plain = False
         if isinstance(spec, CompositeSpec):
             _check_composite(spec, _components(value), icvn, found)
-        elif type(value) is str:
-            if value or spec.usage == "R":
-                found += [(c, m, v, spec) for c, m, v in _check_value(spec, value, icvn)]
         else:
             parts = _components(value)
             if len(parts) > 1:
                 bad = _format(parts, comp)
-                found.append(("6", f"{spec.ref} is an invalid composite", bad, spec))
+                found.append(("6", f"Data element {_named(spec)} is an invalid composite", bad,
+                              spec))  # fmt: skip
             else:
                 found += [(c, m, v, spec) for c, m, v in _check_value(spec, parts[0], icvn)]
-    if size < count:
+    if size < count and node.absent and size <= node.absent[-1][0]:
         for i, spec in node.absent:
             if i < size:
                 continue
             if isinstance(spec, CompositeSpec):
                 _check_composite(spec, None, icvn, found)
             else:
-                found.append(("1", f"mandatory data element {spec.ref} is missing", None, spec))
-    for kind, idx in node.syntax:
-        present = [i <= size and _present(data[i - 1], comp) for i in idx]
-        bad_rule = False
-        if kind == "P":
-            bad_rule = 0 < sum(present) < len(idx)
-        elif kind == "R":
-            bad_rule = sum(present) == 0
-        elif kind == "E":
-            bad_rule = sum(present) > 1
-        elif kind == "C":
-            bad_rule = present[0] and sum(present[1:]) != len(idx) - 1
-        elif kind == "L":
-            bad_rule = present[0] and sum(present[1:]) == 0
-        if bad_rule:
-            found.append(("10" if kind == "E" else "2", f"syntax error ({kind})", None, None))
+                found.append(("1", _missing_message(spec), None, spec))
+    if node.rules:
+        if plain:
+            # Which rules break depends only on which elements are present.
+            shape = tuple(map(bool, data))
+            broken = node.rule_cache.get(shape)
+            if broken is None:
+                broken = _syntax_errors(node, data, comp)
+                if len(node.rule_cache) < _CACHE_LIMIT:
+                    node.rule_cache[shape] = broken
+        else:
+            broken = _syntax_errors(node, data, comp)
+        if broken:
+            found += broken
     for code, message, value, element_spec in found:
         if element_spec is None:
             walker.file("seg", "8", message, value)
@@ -819,28 +1079,38 @@ def _check_segment(walker: _Walker, node: SegNode, seg: Segment, icvn: str) -> N
                     element_ref=element_spec.data_ele)  # fmt: skip
 
 
-def _reader_errors(seg: Segment, hl: dict[str, object], component: str) -> list[tuple[str, str]]:
-    """What pyx12's reader reports on a segment: trailing separators, HL numbering."""
-    out: list[tuple[str, str]] = []
-    if seg.elements and seg.elements[-1] == "":
-        out.append(("8", "segment contains trailing element terminators"))
-    if not any(e if type(e) is str else _format(_components(e), component)
-               for e in seg.elements):  # fmt: skip
-        out.append(("8", f"segment {seg.tag} is empty"))
-    if seg.tag == "HL":
-        stack: list[int | None] = hl["stack"]  # type: ignore[assignment]
-        hl["count"] = int(hl["count"]) + 1  # type: ignore[call-overload]
-        if _int(_get_value(seg, 1, None, component)) != hl["count"]:
-            out.append(("8", "HL01 does not match the HL count"))
-        hl02 = _get_value(seg, 2, None, component)
-        if hl02 != "":  # pyx12 also enters here when HL02 is absent (None)
-            parent = _int(hl02)
-            if parent not in stack:
-                out.append(("8", f"HL parent ({parent}) is not a valid parent"))
-            while stack and parent != stack[-1]:
-                stack.pop()
-        stack.append(int(hl["count"]))  # type: ignore[call-overload]
-    return out
+def _syntax_errors(
+    node: SegNode, data: tuple[object, ...], comp: str
+) -> list[tuple[str, str, None, None]]:
+    """X12.6 syntax notes (P paired, R required, E exclusion, C conditional, L list
+    conditional) as pyx12's is_valid_errors applies them to the present elements."""
+    present = 0
+    bit = 2
+    for value in data:
+        if value if type(value) is str else _present(value, comp):
+            present |= bit
+        bit <<= 1
+    broken: list[tuple[str, str, None, None]] = []
+    for kind, every, first, rest, message in node.rules:
+        named = present & every
+        if kind == "P":
+            bad_rule = named != 0 and named != every
+        elif kind == "R":
+            bad_rule = named == 0
+        elif kind == "E":
+            bad_rule = named & (named - 1) != 0
+        elif kind == "C":
+            bad_rule = present & first != 0 and named & rest != rest
+        else:  # L
+            bad_rule = present & first != 0 and named & rest == 0
+        if bad_rule:
+            broken.append(("10" if kind == "E" else "2", message, None, None))
+    return broken
+
+
+_NO_ERRORS: tuple[tuple[str, str], ...] = ()
+#: Segment ids already known to be walkable (segment_id_finding found nothing).
+_WALKABLE: set[str] = set()
 
 
 def _int(text: str | None) -> int | None:
@@ -850,97 +1120,208 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-# -- the public entry point ---------------------------------------------------------------------
+# -- the public entry points --------------------------------------------------------------------
+
+
+class SetValidator:
+    """Validates one transaction set segment by segment, holding no segment it has passed:
+    feed ST, the body and SE (as read) to :meth:`add`, then call :meth:`finish`. Memory
+    stays constant whatever the length of the set (bar its findings), so a 100,000-line
+    850 is validated as it streams.
+
+    The findings are those of :func:`validate_transaction` on the whole set.
+    """
+
+    def __init__(
+        self,
+        tables: MapTables,
+        *,
+        component: str = ">",
+        repetition: str | None = None,
+        element: str = "*",
+        segment: str = "~",
+    ) -> None:
+        self.tables = tables
+        self.component = component
+        self.repetition = repetition or ""
+        # The element and segment separators: pyx12 prints an empty segment with them.
+        self.separators = element + segment
+        self.walker = _Walker(tables, component)
+        self.node: SegNode = tables.gs
+        self.id_findings: list[Finding] = []
+        self.repetition_findings: list[Finding] = []
+        self.position = 0  # of the last segment added, 1-based, among all
+        self.kept = 0  # segments whose id the walk can take
+        self.seg_count = 0
+        self.hl_count = 0  # the HL segments of the set, and the open HL levels (pyx12's
+        self.hl_stack: list[int | None] = []  # reader numbers and nests them)
+        self.reader: list[tuple[str, str]] = []
+        self.crash: Exception | None = None
+        self.first: Segment | None = None  # the first walked segment (the ST)
+        self.last: Segment | None = None  # the last segment added
+        self.last_kept: Segment | None = None
+
+    def add(self, seg: Segment) -> None:
+        """Take the next segment of the set (ST first, SE last); never raises for bad input."""
+        global _COMPONENT, _REPETITION
+        _COMPONENT, _REPETITION = self.component, self.repetition
+        self.position += 1
+        self.last = seg
+        if self.repetition:  # repeated elements exist only with a repetition separator
+            self.repetition_findings += _repetitions(self.tables, seg, self.position)
+        if seg.tag not in _WALKABLE:
+            bad_id = segment_id_finding(seg, self.position)
+            if bad_id is not None:
+                self.id_findings.append(bad_id)
+                return
+            _WALKABLE.add(seg.tag)  # at most 36**3 ids: bounded
+        self.kept += 1
+        self.last_kept = seg
+        if self.first is None:
+            self.first = seg
+        if self.crash is not None:
+            return
+        try:
+            self._walk(seg)
+        except (_Crash, _Unsupported) as exc:
+            self.crash = exc
+
+    def _walk(self, seg: Segment) -> None:
+        walker = self.walker
+        tag = seg.tag
+        if tag == "ST":
+            self.seg_count = 1
+            self.hl_count, self.hl_stack = 0, []
+        elif tag != "SE":
+            self.seg_count += 1
+        if tag != "SE":
+            walker.here = (seg, self.position)
+        errors = self._reader_errors(seg)
+        if errors:
+            self.reader += errors
+        found = walker.walk(self.node, seg, self.seg_count)
+        if found is None:
+            if tag == "ST":
+                # pyx12 opens no err_st for an ST it cannot place: the error tree has no
+                # transaction set, so the reference engine reports nothing from the walk.
+                walker.lost = True
+            return
+        self.node = found
+        if tag == "ST":
+            walker.cursor = None
+        elif tag != "SE":
+            walker.point(tag, self.seg_count)
+        if self.reader:
+            for code, message in self.reader:
+                walker.file("seg", code, message)
+            self.reader = []
+        if tag == "SE":
+            walker.cursor = None
+        _check_segment(walker, found, seg, self.tables.icvn)
+
+    def _reader_errors(
+        self, seg: Segment
+    ) -> list[tuple[str, str]] | tuple[tuple[str, str], ...]:
+        """What pyx12's reader reports on a segment: trailing separators, HL numbering."""
+        elements = seg.elements
+        first = elements[0] if elements else ""
+        if type(first) is str and first and elements[-1] != "" and seg.tag != "HL":
+            return _NO_ERRORS  # the common case, decided without a list
+        component = self.component
+        out: list[tuple[str, str]] = []
+        if elements and elements[-1] == "":
+            out.append(("8", "Segment contains trailing element terminators"))
+        if not any(e if type(e) is str else _format(_components(e), component)
+                   for e in elements):  # fmt: skip
+            out.append(("8", f'Segment "{seg.tag}{self.separators}" is empty'))
+        if seg.tag == "HL":
+            stack = self.hl_stack
+            self.hl_count += 1
+            hl01 = _get_value(seg, 1, None, component)
+            if _int(hl01) != self.hl_count:
+                out.append(("8", f"My HL count {self.hl_count} does not match your HL count"
+                                 f" {hl01}"))  # fmt: skip
+            hl02 = _get_value(seg, 2, None, component)
+            if hl02 != "":  # pyx12 also enters here when HL02 is absent (None)
+                parent = _int(hl02)
+                if parent not in stack:
+                    out.append(("8", f"HL parent ({parent}) is not a valid parent"))
+                while stack and parent != stack[-1]:
+                    stack.pop()
+            stack.append(self.hl_count)
+        return out
+
+    def finish(self) -> list[Finding]:
+        """The findings of the whole set (call once, after the last segment)."""
+        global _COMPONENT, _REPETITION
+        _COMPONENT, _REPETITION = self.component, self.repetition
+        findings = self.id_findings + self.repetition_findings
+        if self.crash is None:
+            try:
+                errors = self._end()
+            except (_Crash, _Unsupported) as exc:
+                self.crash = exc
+        if self.crash is not None:
+            last = self.last
+            assert last is not None
+            findings.append(
+                Finding("transaction", "5",
+                        f"the validator could not process this transaction set ({self.crash})",
+                        last.offset, last.tag)
+            )  # fmt: skip
+            return findings
+        assert self.first is not None
+        return findings + _to_findings(errors, self.tables, self.first)
+
+    def _end(self) -> list[_Err]:
+        walker = self.walker
+        # The synthetic GE: what is still missing is reported there (positions clamp to
+        # the end).
+        walker.walk(self.node, Segment("GE", ("1", "1")), self.seg_count)
+        for code, message in self.reader:
+            walker.file("seg", code, message)
+        if walker.lost:
+            # With no err_st, the reader's own trailer errors (SE01 count, SE02 vs ST02)
+            # make pyx12's error handler raise: the reference reports AK502 5.
+            trailer = self.last_kept if self.last_kept and self.last_kept.tag == "SE" else None
+            if trailer is None or self.first is None:
+                return []
+            comp = self.component
+            st02 = _get_value(self.first, 2, None, comp)
+            if _int(_get_value(trailer, 1, None, comp)) != self.kept or (
+                _get_value(trailer, 2, None, comp) != st02
+            ):
+                raise _Crash(_CRASH_NO_SET_LINE)
+            return []
+        return walker.errors
 
 
 def validate_transaction(
-    txn: Transaction, tables: MapTables, *, component: str = ">", repetition: str | None = None
+    txn: Transaction,
+    tables: MapTables,
+    *,
+    component: str = ">",
+    repetition: str | None = None,
+    element: str = "*",
+    segment: str = "~",
 ) -> list[Finding]:
     """Validate one transaction set against compiled ``tables``; never raises for bad input.
 
     Returns the findings the reference engine (pyx12) returns for the same set, with the
-    same levels, codes and positions (``component`` is the interchange's component
-    separator, used to read composites as pyx12 reads them).
+    same levels, codes, positions and messages (the interchange's separators: the
+    component separator reads composites as pyx12 reads them, the others appear in
+    messages).
     """
-    global _COMPONENT, _REPETITION
-    _COMPONENT, _REPETITION = component, repetition or ""
-    segments = txn.all_segments()
-    kept, findings = segment_id_findings(segments)
-    findings += _repetitions(tables, segments)
-    try:
-        errors = _walk_all(tables, [segments[i] for i in kept], component)
-    except (_Crash, _Unsupported) as exc:
-        last = segments[-1]
-        findings.append(
-            Finding("transaction", "5",
-                    f"the validator could not process this transaction set ({exc})",
-                    last.offset, last.tag)
-        )  # fmt: skip
-        return findings
-    findings += _to_findings(errors, tables, segments, kept)
-    return findings
+    validator = SetValidator(tables, component=component, repetition=repetition,
+                             element=element, segment=segment)  # fmt: skip
+    for seg in txn.all_segments():
+        validator.add(seg)
+    return validator.finish()
 
 
-def _walk_all(tables: MapTables, segments: list[Segment], component: str) -> list[_Err]:
-    walker = _Walker(tables, component)
-    node: SegNode = tables.gs
-    hl: dict[str, object] = {"count": 0, "stack": []}
-    reader: list[tuple[str, str]] = []
-    seg_count = 0
-    for seg in segments:
-        if seg.tag == "ST":
-            seg_count = 1
-            hl = {"count": 0, "stack": []}
-        elif seg.tag != "SE":
-            seg_count += 1
-        reader += _reader_errors(seg, hl, component)
-        found = walker.walk(node, seg, seg_count)
-        if found is None:
-            if seg.tag == "ST":
-                # pyx12 opens no err_st for an ST it cannot place: the error tree has no
-                # transaction set, so the reference engine reports nothing from the walk.
-                walker.lost = True
-            continue
-        node = found
-        if seg.tag == "ST":
-            walker.cursor = None
-        elif seg.tag != "SE":
-            walker.point(seg.tag, seg_count)
-        for code, message in reader:
-            walker.file("seg", code, message)
-        reader = []
-        if seg.tag == "SE":
-            walker.cursor = None
-        _check_segment(walker, node, seg, tables.icvn)
-    # The synthetic GE: what is still missing is reported there (positions clamp to the end).
-    ge = Segment("GE", ("1", "1"))
-    walker.walk(node, ge, seg_count)
-    for code, message in reader:
-        walker.file("seg", code, message)
-    if walker.lost:
-        # With no err_st, the reader's own trailer errors (SE01 count, SE02 vs ST02)
-        # make pyx12's error handler raise: the reference reports AK502 5.
-        trailer = segments[-1] if segments and segments[-1].tag == "SE" else None
-        if trailer is None:
-            return []
-        st02 = _get_value(segments[0], 2, None, component)
-        if _int(_get_value(trailer, 1, None, component)) != len(segments) or (
-            _get_value(trailer, 2, None, component) != st02
-        ):
-            raise _Crash("transaction set trailer error outside any set")
-        return []
-    return walker.errors
-
-
-def _to_findings(
-    errors: list[_Err], tables: MapTables, segments: tuple[Segment, ...], kept: list[int]
-) -> list[Finding]:
-    """The reference engine's translation of pyx12's error tree into findings."""
-    first = segments[0]
-
-    def locate(seg_count: int) -> tuple[Segment, int]:
-        index = kept[seg_count - 1] if 1 <= seg_count <= len(kept) else len(segments) - 1
-        return segments[index], index + 1
+def _to_findings(errors: list[_Err], tables: MapTables, first: Segment) -> list[Finding]:
+    """The reference engine's translation of pyx12's error tree into findings (``first``
+    is the set's ST)."""
 
     head: list[Finding] = []
     st_elements: list[Finding] = []
@@ -953,13 +1334,14 @@ def _to_findings(
             head.append(Finding("transaction", err.code, err.message, first.offset, "ST"))
             continue
         if err.kind == "st_ele":
-            seg_id = "SE" if "SE" in err.message else "ST"
+            seg_id = "SE" if "(SE0" in err.message else "ST"
             st_elements.append(
                 Finding("transaction", "6" if err.element == 1 else "7", err.message,
                         first.offset, seg_id, element=err.element, bad_value=err.value)
             )  # fmt: skip
             continue
-        segment, position = locate(err.seg_count)
+        assert err.at is not None  # errors on a segment carry it
+        segment, position = err.at
         seg_list, ele_list = groups.setdefault(err.serial, ([], []))
         if err.kind == "seg":
             code = err.code
@@ -1008,20 +1390,20 @@ def _qualifier_finding(tables: MapTables, segment: Segment, position: int) -> Fi
                    1, element_ref=element_ref or None, bad_value=value)  # fmt: skip
 
 
-def _repetitions(tables: MapTables, segments: tuple[Segment, ...]) -> list[Finding]:
+def _repetitions(tables: MapTables, segment: Segment, position: int) -> list[Finding]:
+    """AK403 12 for each element of ``segment`` repeated more often than the map allows."""
     found: list[Finding] = []
-    for index, segment in enumerate(segments):
-        for position, value in enumerate(segment.elements, 1):
-            if not isinstance(value, Repeated):
-                continue
-            allowed = tables.repeats.get((segment.tag, position), 1)
-            if len(value.values) > allowed:
-                found.append(
-                    Finding("element", "12",
-                            f"too many repetitions: {segment.tag}{position:02d} has"
-                            f" {len(value.values)}, the map allows {allowed}",
-                            segment.offset, segment.tag, index + 1, None, position)
-                )  # fmt: skip
+    for number, value in enumerate(segment.elements, 1):
+        if not isinstance(value, Repeated):
+            continue
+        allowed = tables.repeats.get((segment.tag, number), 1)
+        if len(value.values) > allowed:
+            found.append(
+                Finding("element", "12",
+                        f"too many repetitions: {segment.tag}{number:02d} has"
+                        f" {len(value.values)}, the map allows {allowed}",
+                        segment.offset, segment.tag, position, None, number)
+            )  # fmt: skip
     return found
 
 

@@ -335,7 +335,7 @@ class MapSet:
                             found.append(Finding("transaction", code, message, first.offset, "ST"))
                     for ele in st.elements:
                         for _code, message, value in ele.errors:
-                            seg_id = "SE" if "SE" in message else "ST"
+                            seg_id = "SE" if "(SE0" in message else "ST"
                             found.append(
                                 Finding("transaction", "6" if ele.ele_pos == 1 else "7",
                                         message, first.offset, seg_id, element=ele.ele_pos,

@@ -281,18 +281,26 @@ class ValidationReport:
         }
 
 
+def segment_id_finding(segment: Any, position: int) -> Finding | None:
+    """A finding (AK304 1) when ``segment``'s id cannot be walked by a map: an empty id or
+    one that is no id (pyx12 stops reading at an empty segment, pyx12-maps.md gotcha 5);
+    ``None`` for a usable id. ``position`` is the segment's 1-based place in its set."""
+    tag = segment.tag
+    if (2 <= len(tag) <= 3 and tag.isalnum() and tag.isupper()) or tag in ("ST", "SE"):
+        return None
+    return Finding("segment", "1", f"segment id {tag!r} is not a valid segment identifier",
+                   segment.offset, tag, position)  # fmt: skip
+
+
 def segment_id_findings(segments: Sequence[Any]) -> tuple[list[int], list[Finding]]:
     """The indexes of the segments whose id can be walked by a map, and a finding (AK304 1)
-    for each other one: an empty id or one that is no id (pyx12 stops reading at an empty
-    segment, pyx12-maps.md gotcha 5). Both validation engines start with it."""
+    for each other one (:func:`segment_id_finding`). Both validation engines start with it."""
     kept: list[int] = []
     findings: list[Finding] = []
     for index, segment in enumerate(segments):
-        tag = segment.tag
-        if (2 <= len(tag) <= 3 and tag.isalnum() and tag.isupper()) or tag in ("ST", "SE"):
+        finding = segment_id_finding(segment, index + 1)
+        if finding is None:
             kept.append(index)
         else:
-            findings.append(Finding("segment", "1",
-                                    f"segment id {tag!r} is not a valid segment identifier",
-                                    segment.offset, tag, index + 1))  # fmt: skip
+            findings.append(finding)
     return kept, findings

@@ -48,6 +48,21 @@ def test_validate_prints_findings_with_their_place(
     assert "20261341" in lines[1]
 
 
+def test_validate_engine_option_gives_the_same_report_on_either_engine(
+    good: Path, bad: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--engine pyx12` keeps the reference path: the same lines and exit codes as the
+    default fast engine, on a clean file and on a rejected one; a wrong name is refused."""
+    for path, code in ((good, 0), (bad, 1)):
+        outputs = []
+        for engine in ("fast", "pyx12"):
+            assert main(["validate", "--engine", engine, "--json", str(path)]) == code
+            outputs.append(json.loads(capsys.readouterr().out))
+        assert outputs[0] == outputs[1]
+    assert main(["validate", "--engine", "pyx13", str(good)]) == 2
+    assert "invalid choice: 'pyx13'" in capsys.readouterr().err
+
+
 def test_validate_several_files_exit_1_when_any_rejected(
     good: Path, bad: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -156,7 +171,7 @@ def test_internal_error_is_one_line_not_a_traceback(
     """An unexpected exception prints one line naming it and exits 1 (ACORN_DEBUG unset)."""
     import gateway.cli.validate as command
 
-    def broken(_path: object) -> None:
+    def broken(_path: object, **_options: object) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.delenv("ACORN_DEBUG", raising=False)

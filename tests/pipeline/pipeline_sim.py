@@ -95,10 +95,16 @@ class GatewayHome:
 
 
 def make_home(
-    root: Path, database_url: str, *, lease_seconds: float = 300.0, settle_seconds: float = 0
+    root: Path,
+    database_url: str,
+    *,
+    lease_seconds: float = 300.0,
+    settle_seconds: float = 0,
+    engine: str | None = None,
 ) -> GatewayHome:
     """Write ``root/acorn.toml`` (settle_seconds = 0 unless told, one partner ``amazon`` on
-    the folder transport) and create its folders."""
+    the folder transport, ``validation_engine = engine`` unless ``engine`` is None) and
+    create its folders."""
     home = GatewayHome(
         root=root, config=root / "acorn.toml", database_url=database_url,
         to_us=root / "partner" / "to-us", from_us=root / "partner" / "from-us",
@@ -106,6 +112,7 @@ def make_home(
     )  # fmt: skip
     for folder in (home.to_us, home.from_us, home.erp_inbox, home.erp_outbox):
         folder.mkdir(parents=True, exist_ok=True)
+    engine_line = f"validation_engine = {json.dumps(engine)}\n" if engine else ""
     home.config.write_text(
         f"""[gateway]
 database = {json.dumps(database_url)}
@@ -113,7 +120,7 @@ erp_inbox = {json.dumps(str(home.erp_inbox))}
 erp_outbox = {json.dumps(str(home.erp_outbox))}
 settle_seconds = {settle_seconds}
 lease_seconds = {lease_seconds}
-
+{engine_line}
 [[partners]]
 name = "amazon"
 id = "{PARTNER_ID}"
@@ -357,6 +364,7 @@ class AmazonPartner:
 
 # -- the ERP -----------------------------------------------------------------------------
 
+
 class Erp:
     """The vendor's ERP on the far side of the ERP inbox and outbox."""
 
@@ -566,4 +574,3 @@ def read_store(database_url: str) -> StoreView:
         return view
     finally:
         store.dispose()
-

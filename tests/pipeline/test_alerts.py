@@ -317,7 +317,7 @@ def test_quarantined_exchange_processed_again_successfully_recovers(
             raise ValidationSetupError("map directory /opt/maps is unusable")
 
         with monkeypatch.context() as patch:
-            patch.setattr(inbound, "validate", broken)
+            patch.setattr(inbound, "validate_document", broken)
             passes(pipeline)
         with pipeline.store.transaction() as tx:
             (exchange,) = [e for e in tx.exchanges() if e.direction == "in"]
@@ -444,7 +444,7 @@ def test_reprocessed_copies_hold_one_alert_per_input_and_recover_when_one_ends_w
             return copy
 
         with monkeypatch.context() as patch:
-            patch.setattr(inbound, "validate", broken)
+            patch.setattr(inbound, "validate_document", broken)
             passes(pipeline, 1)
             with pipeline.store.transaction() as tx:
                 (original,) = [e.id for e in tx.exchanges() if e.direction == "in"]

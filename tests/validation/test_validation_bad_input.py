@@ -86,10 +86,34 @@ def test_pyx12_crash_becomes_a_rejected_set(monkeypatch: pytest.MonkeyPatch) -> 
         raise IndexError("list index out of range")
 
     monkeypatch.setattr(maps, "_walk", explode)
-    report = validate(generate(5, sets=2, max_lines=2), maps=maps)
+    report = validate(generate(5, sets=2, max_lines=2), maps=maps, engine="pyx12")
     sets = report.interchanges[0].groups[0].transactions
     assert [t.status for t in sets] == ["rejected", "rejected"]
     (finding,) = sets[0].findings
     assert finding.level == "transaction" and finding.code == "5"
     assert "could not process this transaction set (IndexError" in finding.message
     assert report.interchanges[0].groups[0].status == "rejected"
+
+
+def test_an_unknown_set_id_in_a_group_is_not_supported() -> None:
+    """ST*85O in a PO group: no map knows it and pyx12 cannot place it; the set is
+    rejected as not supported (AK502 1), never accepted unchecked."""
+    text = generate(6, sets=2, max_lines=2).decode().replace("ST*850*0002", "ST*85O*0002", 1)
+    report = validate(text.encode())
+    first, second = report.interchanges[0].groups[0].transactions
+    assert first.status == "accepted"
+    assert second.status == "rejected"
+    (finding,) = second.findings
+    assert (finding.level, finding.code, finding.segment, finding.element) == (
+        "transaction", "1", "ST", 1)
+    assert "'85O' not supported" in finding.message
+
+
+def test_an_st02_holding_se_is_reported_on_the_st() -> None:
+    """A bad ST02 whose value contains "SE" is still an ST finding (the designator, not
+    the value, names the segment)."""
+    text = generate(8, sets=1, max_lines=2).decode().replace("ST*850*0001", "ST*850*SE1", 1)
+    text = text.replace("*0001~", "*SE1~")
+    findings = [f for f in validate(text.encode()).all_findings() if f.level == "transaction"]
+    on = {("(ST02)" in f.message, "(SE02)" in f.message): f.segment for f in findings}
+    assert on == {(True, False): "ST", (False, True): "SE"}, findings
