@@ -387,6 +387,7 @@ def run_pipeline(
     store = Store(home.database_url)
     store.upgrade()
     pipeline = Pipeline(config=config, store=store)
+    pipeline.warm()  # as `acorn run` does at start-up
     try:
         with engines_seen() as seen:
             started = time.perf_counter()

@@ -43,6 +43,9 @@ def open_store(args: argparse.Namespace) -> tuple[Config, Store]:
 
 
 def open_pipeline(args: argparse.Namespace) -> Pipeline:
-    """A pipeline on the configured, migrated store."""
+    """A pipeline on the configured, migrated store, warmed for steady work
+    (:meth:`Pipeline.warm`)."""
     config, store = open_store(args)
-    return Pipeline(config=config, store=store)
+    pipeline = Pipeline(config=config, store=store)
+    pipeline.warm()
+    return pipeline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -16,11 +17,19 @@ from gateway.store import ExchangeRecord, Store, utcnow
 from gateway.transports import FolderTransport, Transport, ensure_dir
 from gateway.transports.as2.station import PartnerStation, Station
 from gateway.transports.sftp import SftpTransport
+from gateway.validation import prepare
 
 
 def _owner() -> str:
     """A lease owner name unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+#: The collector's thresholds in a warmed gateway (Python's default: 700, 10, 10). Processing
+#: a set allocates thousands of short-lived objects and almost no reference cycles, so a
+#: young-generation collection every 700 allocations costs without freeing anything
+#: (reference counting already has); garbage in cycles still goes, a little later.
+GC_THRESHOLDS = (20_000, 10, 10)
 
 
 @dataclass
@@ -82,6 +91,18 @@ class Pipeline:
                 settle_seconds=self.config.gateway.settle_seconds,
             )
         return self._transports[partner.name]
+
+    def warm(self) -> None:
+        """Make this process ready for steady work, as a long-running gateway is: the maps
+        loaded and compiled for the configured engine, then everything loaded so far (maps,
+        models, schema) moved out of the cyclic garbage collector's sight and the collector
+        run less often (:data:`GC_THRESHOLDS`). Call once, after start-up."""
+        prepare(self.engine)
+        # What is loaded at start-up lives as long as the process; scanning it again at every
+        # full collection is pure cost (gc.freeze, Python >= 3.7).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
 
     @property
     def engine(self) -> str:

@@ -274,13 +274,16 @@ def _read_groups(
     :class:`MappingError`)."""
     sender = ":".join(interchange.sender)
     groups = []
+    # The envelope's verdicts are worked out from all their sets: once, not once per set.
+    interchange_rejected = report.status == "rejected"
     for group, group_report in zip(interchange.groups, report.groups, strict=False):
         sets = []
+        envelope_rejected = interchange_rejected or group_report.status == "rejected"
         for transaction, txn_report in zip(group.transactions, group_report.transactions,
                                            strict=False):  # fmt: skip
-            accepted = txn_report.status != "rejected" and group_report.status != "rejected"
-            accepted = accepted and report.status != "rejected"
-            item = _Set(transaction, txn_report.status,
+            status = txn_report.status
+            accepted = status != "rejected" and not envelope_rejected
+            item = _Set(transaction, status,
                         [f.to_dict() for f in txn_report.findings + group_report.findings],
                         accepted)  # fmt: skip
             if accepted and transaction.set_id == "850":

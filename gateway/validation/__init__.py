@@ -16,6 +16,7 @@ from gateway.validation.validate import (
     DEFAULT_ENGINE,
     ENGINES,
     default_maps,
+    prepare,
     validate,
     validate_document,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "build_ta1",
     "default_map_dir",
     "default_maps",
+    "prepare",
     "ta1_code",
     "validate",
     "validate_document",

@@ -120,6 +120,12 @@ class MapSet:
         control = "00501" if icvn >= "00501" else "00401"
         return MapChoice(map_file, control)
 
+    def map_files(self) -> list[str]:
+        """Every map file the index names, and the envelope control maps present."""
+        controls = [f"x12.control.{v}.xml" for v in ("00401", "00501")]
+        present = [f for f in controls if (self.map_dir / f).is_file()]
+        return sorted(set(self._index.values())) + present
+
     def supports_functional_id(self, fic: str) -> bool:
         """True when some version of functional group ``fic`` has a map."""
         return any(key[2] == fic for key in self._index)

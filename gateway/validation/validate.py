@@ -59,6 +59,26 @@ def default_maps() -> MapSet:
     return _DEFAULT_MAPS
 
 
+def prepare(engine: str | None = None, *, maps: MapSet | None = None) -> None:
+    """Load the maps (``maps`` or the default set) and, for the fast engine, compile every
+    one of them now, so that no interchange pays for it later. Idempotent; raises
+    :class:`ValidationSetupError` for a map that cannot be read and ``ValueError`` for an
+    unknown engine."""
+    engine = _engine(engine)
+    maps = maps or default_maps()
+    if engine == "fast":
+        for map_file in maps.map_files():
+            compile_map(str(maps.map_dir), map_file)
+
+
+def _engine(engine: str | None) -> str:
+    """``engine``, or the default for None; ``ValueError`` for a name not in ENGINES."""
+    engine = engine or DEFAULT_ENGINE
+    if engine not in ENGINES:
+        raise ValueError(f"unknown validation engine {engine!r} (one of {', '.join(ENGINES)})")
+    return engine
+
+
 def finding_from_issue(issue: EnvelopeIssue) -> Finding:
     """An envelope issue of the codec as a report finding (same level, code and place)."""
     element = int(issue.element[-2:]) if issue.element and issue.element[-2:].isdigit() else None
@@ -113,9 +133,7 @@ def _run(
     engine: str | None,
     builder: DocumentBuilder | None,
 ) -> ValidationReport:
-    engine = engine or DEFAULT_ENGINE
-    if engine not in ENGINES:
-        raise ValueError(f"unknown validation engine {engine!r} (one of {', '.join(ENGINES)})")
+    engine = _engine(engine)
     maps = maps or default_maps()
     if isinstance(source, bytes):
         return _validate_stream(io.BytesIO(source), maps, name or "<bytes>", engine, builder)
