@@ -46,7 +46,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import interchange, peak_rss_kib, purchase_order_set
+from bench.corpus import interchange, purchase_order_set
+from bench.rss_child import set_statuses
 from tests.pipeline.pipeline_sim import GatewayHome
 from tests.pipeline.pipeline_sim import make_home as pipeline_home
 
@@ -208,21 +209,6 @@ def measure_floor(corpus: Corpus) -> Measure:
     return Measure("floor: read + split into segments and elements", sets, seconds, problems)
 
 
-def _set_statuses(report: Any) -> list[tuple[str, str]]:
-    """(ST02, status) of every set of a report, with the envelope's verdict folded in."""
-    found = []
-    for isa in report.interchanges:
-        isa_status = isa.status  # each status walks every set below it: once per envelope
-        for group in isa.groups:
-            group_status = group.status
-            envelope = ""
-            if "rejected" in (isa_status, group_status):
-                envelope = f" (interchange {isa_status}, group {group_status})"
-            for txn in group.transactions:
-                found.append((txn.control_number, txn.status + envelope))
-    return found
-
-
 def measure_engine(corpus: Corpus, engine: str) -> Measure:
     """``validate(path, engine=engine)`` over every file; every set must be accepted."""
     from gateway.validation import validate
@@ -235,7 +221,7 @@ def measure_engine(corpus: Corpus, engine: str) -> Measure:
         reports.append(validate(path, engine=engine))
     seconds = time.perf_counter() - started
     for path, report in zip(corpus.paths, reports, strict=True):
-        statuses = _set_statuses(report)
+        statuses = set_statuses(report)
         sets += len(statuses)
         bad = [f"{st02} {status}" for st02, status in statuses if status != "accepted"]
         if bad or report.findings or not report.accepted:
@@ -249,7 +235,9 @@ def measure_engine(corpus: Corpus, engine: str) -> Measure:
 
 
 def warm_up_engines(engines: Sequence[str]) -> None:
-    """Load the maps (and compile the tables) outside every timing: one small input each."""
+    """Load the maps (and compile the tables) outside every timing: one small input each;
+    then settle the heap as a running gateway does."""
+    from gateway.pipeline.context import settle_heap
     from gateway.validation import default_maps, validate
 
     default_maps()
@@ -257,6 +245,7 @@ def warm_up_engines(engines: Sequence[str]) -> None:
     small = interchange([purchase_order_set(rng, 1, 2)], isa13=1, gs06=1)
     for engine in engines:
         validate(small, engine=engine)
+    settle_heap()  # the collector as in a running gateway (Pipeline.warm)
 
 
 # -- end to end: a gateway home on SQLite ---------------------------------------------------
@@ -499,39 +488,13 @@ def write_big_interchange(
     return BigFile(path, written, sets, big_sets, big_lines, segments)
 
 
-def _status_kib(field_name: str) -> int | None:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field_name}:"):
-                return int(line.split()[1])
-    return None
-
-
-def rss_child(path: Path) -> dict[str, Any]:
-    """In a fresh process: imports, maps loaded and tables compiled (a small input), RSS
-    noted, then ``validate(path, engine="fast")``: time, peak RSS and the verdict."""
-    from gateway.validation import validate
-
-    warm_up_engines(["fast"])
-    before = {"rss_kib": _status_kib("VmRSS"), "hwm_kib": peak_rss_kib()}
-    started = time.perf_counter()
-    report = validate(path, engine="fast")
-    seconds = time.perf_counter() - started
-    statuses = Counter(status for _, status in _set_statuses(report))
-    return {
-        "before": before, "peak_kib": peak_rss_kib(), "rss_end_kib": _status_kib("VmRSS"),
-        "seconds": seconds, "accepted": report.accepted, "statuses": dict(statuses),
-        "findings": [f"{f.element_name or f.segment or f.level}: {f.message}"
-                     for f in report.all_findings()[:5]],
-    }  # fmt: skip
-
-
 def measure_big(path: Path) -> dict[str, Any]:
-    """Run :func:`rss_child` on ``path`` in a child process of this Python; its figures."""
+    """Run :mod:`bench.rss_child` on ``path`` in a child process of this Python (one that
+    imports what validating takes and nothing else); its figures."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     child = subprocess.run(
-        [sys.executable, "-m", "bench.bench_engine", "--rss-child", str(path)],
+        [sys.executable, "-m", "bench.rss_child", str(path)],
         capture_output=True, text=True, cwd=REPO, env=env, check=False,
     )  # fmt: skip
     if child.returncode != 0:
@@ -759,7 +722,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
         help='acorn.toml [gateway] validation_engine ("none" to leave it out)',
     )
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
-    parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     options = Options(
         files=args.files, sets=args.sets, lines=args.lines, seed=args.seed,
@@ -774,10 +736,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run and print; returns 1 when a check failed (the figures are printed anyway)."""
     options, args = parse_args(argv)
-    if args.rss_child:
-        print(json.dumps(rss_child(args.rss_child)), flush=True)
-        return 0
-
     def log(line: str) -> None:
         print(f"[bench_engine] {line}", file=sys.stderr, flush=True)
 

@@ -32,6 +32,16 @@ def _owner() -> str:
 GC_THRESHOLDS = (20_000, 10, 10)
 
 
+def settle_heap() -> None:
+    """Move every object alive now out of the cyclic garbage collector's sight and set
+    :data:`GC_THRESHOLDS`: for a process that has loaded what it will keep (maps, models,
+    schema) and now does steady work. What is loaded at start-up lives as long as the
+    process; scanning it again at every full collection is pure cost (``gc.freeze``)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 @dataclass
 class Pipeline:
     """The gateway at work: one per process. ``now`` is the clock (tests move it)."""
@@ -98,11 +108,7 @@ class Pipeline:
         models, schema) moved out of the cyclic garbage collector's sight and the collector
         run less often (:data:`GC_THRESHOLDS`). Call once, after start-up."""
         prepare(self.engine)
-        # What is loaded at start-up lives as long as the process; scanning it again at every
-        # full collection is pure cost (gc.freeze, Python >= 3.7).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_heap()
 
     @property
     def engine(self) -> str:

@@ -81,3 +81,26 @@ def test_the_benchmark_small_counts_every_set_and_prints_every_row(tmp_path: Pat
         assert row.count("|") == 7
     assert "FAILED" not in printed
     assert "Machine: " in printed and "peak RSS (VmHWM) after validating" in printed
+
+
+def test_the_memory_probe_loads_only_what_validating_takes(tmp_path: Path) -> None:
+    """The big interchange's RSS is that of a process that validates: the probe's process
+    never imports the pipeline, the store or the test simulators (whose weight would be
+    charged to validation)."""
+    import json
+    import subprocess
+    import sys
+
+    big = write_big_interchange(tmp_path / "big.edi", megabytes=0.02, big_sets=1, big_lines=50)
+    script = (
+        "import json, sys; from pathlib import Path; from bench.rss_child import measure; "
+        "figures = measure(Path(sys.argv[1])); "
+        "heavy = sorted(m for m in ('sqlalchemy', 'gateway.pipeline', 'gateway.store', "
+        "'tests.pipeline.pipeline_sim', 'paramiko', 'cryptography') if m in sys.modules); "
+        "print(json.dumps({'heavy': heavy, 'accepted': figures['accepted']}))"
+    )
+    repo = Path(bench_engine.__file__).resolve().parents[1]
+    child = subprocess.run([sys.executable, "-c", script, str(big.path)], cwd=repo,
+                           capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    seen = json.loads(child.stdout.strip().splitlines()[-1])
+    assert seen == {"heavy": [], "accepted": True}
