@@ -148,6 +148,9 @@ class DocumentRow(Base):
     __table_args__ = (
         UniqueConstraint("transaction_id", name="uq_document_transaction"),
         Index("ix_document_po", "partner", "po_number"),
+        # The export of an 855/856/810 finds its PO by number alone (which partner it is for
+        # is what the PO tells): without this index, a scan of every document.
+        Index("ix_document_po_number", "po_number"),
         Index("ix_document_state", "state"),
     )
 
