@@ -125,12 +125,13 @@ class Pipeline:
         """How long a claimed row stays ours before another process may take it over."""
         return self.config.gateway.lease_seconds
 
-    def claimed(
+    def claimed_batches(
         self, *, states: Sequence[str], kinds: Sequence[str] | None = None, batch: int = 20
-    ) -> Iterator[ExchangeRecord]:
-        """Exchanges in ``states`` leased to this process, batch by batch, each at most once
-        per call (one that stays in its state, e.g. after a failed send, waits for the next
-        pass instead of being retried at once)."""
+    ) -> Iterator[list[ExchangeRecord]]:
+        """Exchanges in ``states`` leased to this process, up to ``batch`` at a time, each
+        at most once per call; the next batch is claimed (in a transaction of its own) when
+        the caller asks for it, so a caller may hold its own transaction over one batch.
+        Ends when nothing is left or the process is stopping."""
         seen: list[int] = []
         while not self.stopping.is_set():
             with self.store.transaction() as tx:
@@ -139,8 +140,17 @@ class Pipeline:
                                       exclude=seen)  # fmt: skip
             if not batch_rows:
                 return
+            seen += [exchange.id for exchange in batch_rows]
+            yield batch_rows
+
+    def claimed(
+        self, *, states: Sequence[str], kinds: Sequence[str] | None = None, batch: int = 20
+    ) -> Iterator[ExchangeRecord]:
+        """Exchanges in ``states`` leased to this process, batch by batch, each at most once
+        per call (one that stays in its state, e.g. after a failed send, waits for the next
+        pass instead of being retried at once)."""
+        for batch_rows in self.claimed_batches(states=states, kinds=kinds, batch=batch):
             for exchange in batch_rows:
-                seen.append(exchange.id)
                 if self.stopping.is_set():
                     with self.store.transaction() as tx:  # not started: give it back
                         tx.release(exchange.id)

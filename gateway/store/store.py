@@ -312,6 +312,20 @@ class Repository(OperatorQueries):
         #: The events recorded in this transaction (exchange id, kind, detail).
         self.recorded: list[tuple[int, str, dict[str, Any]]] = []
 
+    @contextmanager
+    def savepoint(self) -> Iterator[Repository]:
+        """A part of this transaction that can fail alone: when the block raises, what it
+        wrote (and the events it recorded for the log) is rolled back to the SAVEPOINT and
+        the exception goes on; the rest of the transaction stays. Lets one transaction
+        carry the work of several inputs, each all or nothing (group commit)."""
+        recorded = len(self.recorded)
+        try:
+            with self._s.begin_nested():
+                yield self
+        except BaseException:
+            del self.recorded[recorded:]
+            raise
+
     def _insert_skipping_duplicates(self, table: Table, *returning: Column[Any]) -> Insert:
         """``INSERT INTO table ... ON CONFLICT DO NOTHING RETURNING returning`` (SQLite and
         PostgreSQL alike): a row that would break a UNIQUE constraint is left out and nothing

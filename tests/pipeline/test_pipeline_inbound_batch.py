@@ -142,3 +142,69 @@ def test_the_configured_validation_engine_is_the_one_the_pipeline_runs(
             store.dispose()
         assert len(calls) == (2 if engine == "pyx12" else 0)
     assert outcomes["fast"] == outcomes["pyx12"] == ("delivering", "inbound_delivering")
+
+
+@pytest.mark.parametrize("window", [0.0, 60.0])
+def test_exchanges_share_a_commit_and_each_fails_alone(
+    gateway_home: GatewayHome, monkeypatch: pytest.MonkeyPatch, window: float
+) -> None:
+    """Group commit: the exchanges of a claimed batch are committed together while the
+    window (``GROUP_COMMIT_SECONDS``) lasts, so four files take one commit instead of
+    four; with no window each takes its own. Either way each exchange is all or nothing:
+    one whose processing raises is rolled back alone (no sets, no 997 left of it) and
+    quarantined with the reason, and the others end as they would alone."""
+    from sqlalchemy import event
+
+    from gateway.pipeline import inbound
+
+    monkeypatch.setattr(inbound, "GROUP_COMMIT_SECONDS", window)
+    translate = inbound.translate
+
+    def failing(transaction, source):  # type: ignore[no-untyped-def]
+        if transaction.segments[0].text(3) == "PO-BOOM":
+            raise ValueError("the mapping broke on PO-BOOM")
+        return translate(transaction, source=source)
+
+    monkeypatch.setattr(inbound, "translate", failing)
+    home, rng = gateway_home, random.Random(5)
+    files = {
+        "1-good.edi": interchange([_order(rng, 1, "PO-1")], isa13=701, gs06=701),
+        "2-noise.edi": b"this is not X12 at all",
+        "3-boom.edi": interchange([_order(rng, 1, "PO-2"), _order(rng, 2, "PO-BOOM")],
+                                  isa13=703, gs06=703),
+        "4-good.edi": interchange([_order(rng, 1, "PO-4")], isa13=704, gs06=704),
+    }  # fmt: skip
+    for name, data in files.items():
+        (home.to_us / name).write_bytes(data)
+    config = load_config(home.config)
+    store = Store(config.gateway.database)
+    store.upgrade()
+    pipeline = Pipeline(config, store)
+    commits: list[int] = []
+
+    def count(_connection: object) -> None:
+        commits.append(1)
+
+    try:
+        assert pick_up(pipeline) == 4
+        event.listen(store.engine, "commit", count)
+        assert process_received(pipeline) == 4
+        event.remove(store.engine, "commit", count)
+        with store.transaction() as tx:
+            inbound_rows = {e.file_name: e for e in tx.exchanges() if e.direction == "in"}
+            states = {name: e.state for name, e in inbound_rows.items()}
+            boom = inbound_rows["3-boom.edi"]
+            boom_sets = tx.transactions_of_exchange(boom.id)
+            boom_acks = tx.exchanges(parent_id=boom.id)
+            good_acks = [a.kind for a in tx.exchanges(parent_id=inbound_rows["4-good.edi"].id)]
+            documents = sorted(d.po_number for d in tx.documents(type="purchase_order"))
+    finally:
+        store.dispose()
+    assert states == {"1-good.edi": "delivering", "2-noise.edi": "quarantined",
+                      "3-boom.edi": "quarantined", "4-good.edi": "delivering"}  # fmt: skip
+    assert boom.reason is not None and "ValueError: the mapping broke on PO-BOOM" in boom.reason
+    assert (boom_sets, boom_acks) == ([], [])
+    assert good_acks == ["ack"]
+    assert documents == ["PO-1", "PO-4"]
+    # A claim that finds the four, the work, a claim that finds nothing.
+    assert len(commits) == (3 if window else 6)

@@ -403,3 +403,31 @@ def test_rows_held_while_changed_are_read_back_changed(store: Store) -> None:
         tx.clear_alert("k")
         assert tx.alerts(open_only=True) == []
         assert held[0].state == "processed" and held[1].open_key is None
+
+
+def test_a_savepoint_fails_alone_and_its_events_are_not_logged(store: Store) -> None:
+    """Within one transaction, a savepoint whose block raises takes back exactly what it
+    wrote (rows and the events it recorded for the log); what came before it and after it
+    is committed together (group commit of several inputs)."""
+    logged: list[tuple[int, str]] = []
+    store.on_event = lambda exchange_id, _partner, _direction, kind, _detail: logged.append(
+        (exchange_id, kind)
+    )
+    with store.transaction() as tx:
+        with tx.savepoint():
+            first = _exchange(tx, "a.edi", "s1")
+            tx.event(first, "kept")
+        with pytest.raises(RuntimeError), tx.savepoint():
+            second = _exchange(tx, "b.edi", "s2")
+            tx.event(second, "taken_back")
+            tx.set_state(first, "processed")
+            raise RuntimeError("this input fails alone")
+        with tx.savepoint():
+            third = _exchange(tx, "c.edi", "s3")
+            tx.event(third, "kept")
+    with store.transaction() as tx:
+        assert [(e.file_name, e.state) for e in tx.exchanges()] == [
+            ("a.edi", "received"), ("c.edi", "received"),
+        ]  # fmt: skip
+        assert [kind for _at, kind, _d in tx.events(first)] == ["kept"]
+    assert logged == [(first, "kept"), (third, "kept")]
