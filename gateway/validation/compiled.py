@@ -39,9 +39,18 @@ from gateway.x12 import Composite, Repeated, Segment, Transaction
 MAXINT = 2**31 - 1
 #: A test on an element value (see ``_acceptor``): truthy when the value is valid.
 _Accept = Callable[[str], object]
+#: A planned walk (``_plan``): its steps, and its shortcut (``_shortcut``) if it has one.
+_Planned = tuple[
+    tuple[tuple[object, ...], ...], tuple[tuple[str, ...], tuple[object, ...]] | None
+]
 
 
 def _never(val: str) -> bool:
+    return False
+
+
+def _refuse(data: tuple[object, ...]) -> bool:
+    """The :attr:`SegNode.accept` of a node whose segments are always checked in full."""
     return False
 
 
@@ -119,6 +128,11 @@ class SegNode:
     rule_cache: dict[tuple[bool, ...], list[tuple[str, str, None, None]]] = field(
         default_factory=dict, repr=False
     )
+    #: A test on the elements of a segment placed at this node: true only when
+    #: :func:`_check_segment` would find nothing wrong with them under the map's character
+    #: set version (written by :func:`_segment_acceptor` when the map is compiled); false
+    #: means "check them".
+    accept: Callable[[tuple[object, ...]], bool] = field(default=_refuse, repr=False)
 
     is_loop = False
 
@@ -185,9 +199,10 @@ class MapTables:
     #: (their qualifiers); absent for ids picked by id alone.
     match_keys: dict[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
     #: Planned walks, by (node, segment id, qualifier values) (``_Walker.walk``).
-    routes: dict[tuple[object, ...], tuple[tuple[object, ...], ...]] = field(
-        default_factory=dict
-    )
+    routes: dict[tuple[object, ...], _Planned] = field(default_factory=dict)
+    #: The counts and loop contents every walk starts from (``_Walker``: the ISA, the GS
+    #: and their loops used once), worked out by the first walker.
+    start: tuple[dict[str, int], dict[str, frozenset[str]]] | None = None
 
 
 def _text(elem: ET.Element, tag: str) -> str:
@@ -407,6 +422,11 @@ def _segments(loop: LoopNode) -> list[SegNode]:
     return found
 
 
+#: The match keys of segments picked by their first element alone (by far the most
+#: common): one shared tuple, so that ``_Walker.walk`` tells them by identity.
+_BY_FIRST: tuple[tuple[int, int | None], ...] = ((1, None),)
+
+
 @lru_cache(maxsize=32)
 def compile_map(map_dir: str, map_file: str) -> MapTables:
     """Compile one transaction map of ``map_dir`` (cached per directory and file)."""
@@ -443,11 +463,15 @@ def compile_map(map_dir: str, map_file: str) -> MapTables:
     for seg in _segments(root):
         if seg.key is not None:
             match_keys.setdefault(seg.id, set()).add(seg.key[:2])
-    picked_by = {tag: tuple(sorted(keys, key=str)) for tag, keys in match_keys.items()}
+    picked_by = {
+        tag: _BY_FIRST if keys == set(_BY_FIRST) else tuple(sorted(keys, key=str))
+        for tag, keys in match_keys.items()
+    }
     for seg in _segments(root):
         for spec in seg.elements:
             for simple in spec.components if isinstance(spec, CompositeSpec) else (spec,):
                 simple.fast, simple.fast_icvn = _acceptor(simple, icvn), icvn
+        seg.accept = _segment_acceptor(seg, icvn)
     return MapTables(map_file, root, gs, icvn, qualifiers, repeats, picked_by)
 
 
@@ -544,10 +568,21 @@ class _Walker:
         # since it last started: what a repetition of the loop forgets, with what its
         # loops held (a set per loop, so memory stays bounded).
         self.inside: dict[str, set[str]] = {}
-        isa_loop = _find(tables.root, ["ISA_LOOP"])
-        gs_loop = _find(tables.root, ["ISA_LOOP", "GS_LOOP"])
-        for node in (isa_loop, _find(tables.root, ["ISA_LOOP", "ISA"]), gs_loop, tables.gs):
-            self._count(node.path, node.above)
+        start = tables.start
+        if start is None:
+            isa_loop = _find(tables.root, ["ISA_LOOP"])
+            gs_loop = _find(tables.root, ["ISA_LOOP", "GS_LOOP"])
+            for node in (isa_loop, _find(tables.root, ["ISA_LOOP", "ISA"]), gs_loop, tables.gs):
+                self._count(node.path, node.above)
+            tables.start = (
+                dict(self.counts),
+                {path: frozenset(keys) for path, keys in self.inside.items()},
+            )
+        else:
+            # The same start for every set of the map: copied, not worked out again.
+            counts, inside = start
+            self.counts.update(counts)
+            self.inside = {path: set(keys) for path, keys in inside.items()}
         self.errors: list[_Err] = []
         # The error handler's cursor: the err_seg new errors are filed under, with the
         # segment it stands for and that segment's place in the set.
@@ -624,17 +659,59 @@ class _Walker:
         once per such key (:func:`_plan`) and replayed; the counts only decide which
         errors the route's checks raise (:meth:`_follow`)."""
         tables = self.tables
-        positions = tables.match_keys.get(seg.tag)
+        tag = seg.tag
+        positions = tables.match_keys.get(tag)
         if positions is None:
-            key: tuple[object, ...] = (node, seg.tag)
+            key: tuple[object, ...] = (node, tag)
+        elif positions is _BY_FIRST:
+            elements = seg.elements
+            first = elements[0] if elements else None
+            if type(first) is not str:  # absent, a composite or a repetition
+                first = _get_value(seg, 1, None, self.component)
+            key = (node, tag, first)
         else:
             comp = self.component
-            key = (node, seg.tag, *(_get_value(seg, i, sub, comp) for i, sub in positions))
-        route = tables.routes.get(key)
-        if route is None:
+            key = (node, tag, *(_get_value(seg, i, sub, comp) for i, sub in positions))
+        planned = tables.routes.get(key)
+        if planned is None:
             route = _plan(tables, node, seg, self.component)
+            planned = (route, _shortcut(route))
             if len(tables.routes) < _ROUTE_LIMIT:
-                tables.routes[key] = route
+                tables.routes[key] = planned
+        route, shortcut = planned
+        if shortcut is not None:
+            # The usual route: mandatory nodes passed by, then the segment or the loop
+            # found. When none of them is missing, it is taken here rather than by
+            # _follow, with the same checks in the same order (at most one error).
+            checks, step = shortcut
+            counts = self.counts
+            for path in checks:
+                if not counts.get(path):
+                    break  # missing: _follow reports it
+            else:
+                if step[0] is _SEGMENT:
+                    child: SegNode = step[1]  # type: ignore[assignment]
+                    uses = self._count(child.path, child.above)
+                    if child.usage == "N":
+                        self.file("seg", "2", f"Segment {child.id} found but marked as not used")
+                    elif uses > child.max_use:
+                        self.point(tag, seg_count)
+                        self.file("seg", "5", f"Segment {tag} exceeded max count.  Found {uses},"
+                                              f" should have {child.max_use}")  # fmt: skip
+                    return child
+                loop: LoopNode = step[1]  # type: ignore[assignment]
+                first_node: SegNode = step[2]  # type: ignore[assignment]
+                if loop.usage == "N":
+                    self.file("seg", "2", f"Loop {loop.id} found but marked as not used")
+                else:
+                    self._reset(loop.path)
+                    repeats = self._count(loop.path, loop.above)
+                    if repeats > loop.repeat:
+                        self.point(tag, seg_count)
+                        self.file("seg", "4", f"Loop {loop.id} exceeded max count.  Found"
+                                              f" {repeats}, should have {loop.repeat}")  # fmt: skip
+                self._count(first_node.path, first_node.above)
+                return first_node
         return self._follow(route, node, seg, seg_count)
 
     def _follow(
@@ -711,6 +788,20 @@ class _Walker:
 _MISSING, _SEGMENT, _LOOP, _NOT_FOUND = "missing", "segment", "loop", "not found"
 #: Routes kept per map (keys are node, segment id and qualifier values: bounded).
 _ROUTE_LIMIT = 8192
+
+
+def _shortcut(
+    route: tuple[tuple[object, ...], ...],
+) -> tuple[tuple[str, ...], tuple[object, ...]] | None:
+    """For a route of ``_MISSING`` checks then one ``_SEGMENT`` or ``_LOOP`` step (nearly
+    every route): the paths it checks and that last step (``_Walker.walk`` takes such a
+    route itself while nothing is missing); None for any other route."""
+    if not route or route[-1][0] not in (_SEGMENT, _LOOP):
+        return None
+    checks = route[:-1]
+    if any(step[0] is not _MISSING for step in checks):
+        return None
+    return tuple(str(step[1]) for step in checks), route[-1]
 
 
 def _plan(tables: MapTables, node: SegNode, seg: Segment, component: str) -> tuple[
@@ -885,6 +976,114 @@ def _acceptor(spec: ElementSpec, icvn: str) -> _Accept:
             f"-?(?=(?:\\.?[0-9]){{{low},{high}}}\\Z)[0-9]*(?:\\.[0-9]+)?"
         ).fullmatch
     return _never
+
+
+def _value_test(spec: ElementSpec, var: str, names: dict[str, object], icvn: str) -> str:
+    """A Python expression true only when the non-empty value in ``var`` has no finding
+    (:func:`_check_value` finds nothing), for :func:`_segment_acceptor`. A composite or
+    repeated value never passes: it is in no set or cache of strings, and the string tests
+    raise TypeError or AttributeError on it."""
+    key = f"{var}_{len(names)}"
+    if spec.codes is not None:
+        # The codes of the map that are also valid values (a code may be too long, say).
+        names[f"good_{key}"] = frozenset(
+            code for code in spec.code_list if code and not _check_value_uncached(spec, code, icvn)
+        )
+        return f"{var} in good_{key}"
+    names[f"cache_{key}"] = spec.cache
+    # The cache holds the results of values checked before: an empty list is no finding.
+    cached = f"not cache_{key}.get({var}, True)"
+    if spec.fast is _never:
+        return cached
+    names[f"fast_{key}"] = spec.fast
+    low, high = max(spec.min_len, 1), spec.max_len
+    length = f"{low} <= len({var}) <= {high}"
+    dtype = spec.data_type
+    # Cheaper string tests for the usual values ahead of the element's regular expression:
+    # ASCII letters and digits are in every X12 character set (AN, ID); digits alone are a
+    # valid N or R value, and so are digits around one inner or leading point (R: its
+    # length counts digits only).
+    if dtype in ("AN", "ID"):
+        quick = f"{length} and {var}.isascii() and {var}.isalnum()"
+    elif dtype[:1] == "N":
+        quick = f"{length} and {var}.isascii() and {var}.isdigit()"
+    else:  # R
+        digits = f"digits_{key}"
+        quick = (f"{var}[-1] != '.' and ({digits} := {var}.replace('.', '', 1)).isdigit()"
+                 f" and {digits}.isascii() and {low} <= len({digits}) <= {high}")  # fmt: skip
+    return f"({quick}) or fast_{key}({var}) or {cached}"
+
+
+def _segment_acceptor(node: SegNode, icvn: str) -> Callable[[tuple[object, ...]], bool]:
+    """:attr:`SegNode.accept` for ``node``: the function :func:`acceptor_source` writes."""
+    written = acceptor_source(node, icvn)
+    if written is None:
+        return _refuse
+    source, names = written
+    exec(compile(source, f"<accept {node.path}>", "exec"), names)
+    accept = names["accept"]
+    assert callable(accept)
+    return accept
+
+
+def acceptor_source(node: SegNode, icvn: str) -> tuple[str, dict[str, object]] | None:
+    """The source of ``node``'s :attr:`SegNode.accept` and the names it uses, or None when
+    every segment there is left to :func:`_check_segment`.
+
+    One test per element, unrolled, then the syntax rules on which elements are present:
+    it rules out each finding of ``_check_segment`` in turn (too many elements, a
+    mandatory element absent or empty, a value with a finding, a broken syntax rule), so
+    it is true only when every element is a plain string the checks accept; anything else
+    (a composite, a value never seen, a rule broken) is left to ``_check_segment``."""
+    specs = node.elements
+    count = len(specs)
+    if any(isinstance(spec, CompositeSpec) and spec.usage not in ("S", "N") for spec in specs):
+        return None  # even empty, such a composite may have findings (its mandatory parts)
+    named_elements = [index for _, idx in node.syntax for index in idx]
+    if any(index < 1 for index in named_elements):
+        return None  # a rule naming no element of the segment: not worth a shortcut
+    width = max([count, *named_elements])
+    values = [f"v{k}" for k in range(width)]
+    names: dict[str, object] = {
+        # Absent elements read as empty ones: no ``len`` test before each of them.
+        "pad": tuple(("",) * (width - n) for n in range(count + 1)),
+    }
+    body = [
+        "def accept(data):",
+        "    n = len(data)",
+        f"    if n > {count}:",
+        "        return False",
+    ]
+    if width:
+        body.append(f"    {', '.join(values)}, = data + pad[n]")
+    body.append("    try:")
+    for k, spec in enumerate(specs):
+        var = values[k]
+        if isinstance(spec, CompositeSpec) or spec.usage == "N":
+            test = f"{var}"  # left to _check_segment (Not Used, or a composite's parts)
+        elif spec.usage == "R":
+            test = f"not ({var} and ({_value_test(spec, var, names, icvn)}))"
+        else:
+            test = f"{var} and not ({_value_test(spec, var, names, icvn)})"
+        body += [f"        if {test}:", "            return False"]
+    body += ["    except (TypeError, AttributeError):  # a composite or repeated value",
+             "        return False"]  # fmt: skip
+    for kind, idx in node.syntax:
+        named = [values[i - 1] for i in idx]
+        first, rest = named[0], named[1:]
+        if kind == "P":
+            broken = f"({' or '.join(named)}) and not ({' and '.join(named)})"
+        elif kind == "R":
+            broken = f"not ({' or '.join(named)})"
+        elif kind == "E":
+            broken = " + ".join(f"({v} != '')" for v in named) + " > 1"
+        elif kind == "C":
+            broken = f"{first} and not ({' and '.join(rest)})"
+        else:  # L
+            broken = f"{first} and not ({' or '.join(rest)})"
+        body += [f"    if {broken}:", "        return False"]
+    body.append("    return True")
+    return "\n".join(body) + "\n", names
 
 
 def _check_value(spec: ElementSpec, val: str, icvn: str) -> list[tuple[str, str, str | None]]:
@@ -1108,7 +1307,6 @@ def _syntax_errors(
     return broken
 
 
-_NO_ERRORS: tuple[tuple[str, str], ...] = ()
 #: Segment ids already known to be walkable (segment_id_finding found nothing).
 _WALKABLE: set[str] = set()
 
@@ -1196,9 +1394,14 @@ class SetValidator:
             self.seg_count += 1
         if tag != "SE":
             walker.here = (seg, self.position)
-        errors = self._reader_errors(seg)
-        if errors:
-            self.reader += errors
+        elements = seg.elements
+        first = elements[0] if elements else ""
+        # The common case, where the reader has nothing to report (a first element, no
+        # trailing separator, not an HL), is decided without calling _reader_errors.
+        if not (type(first) is str and first and elements[-1] != "" and tag != "HL"):
+            errors = self._reader_errors(seg)
+            if errors:
+                self.reader += errors
         found = walker.walk(self.node, seg, self.seg_count)
         if found is None:
             if tag == "ST":
@@ -1217,16 +1420,13 @@ class SetValidator:
             self.reader = []
         if tag == "SE":
             walker.cursor = None
-        _check_segment(walker, found, seg, self.tables.icvn)
+        if not found.accept(elements):  # plainly valid segments need no closer look
+            _check_segment(walker, found, seg, self.tables.icvn)
 
-    def _reader_errors(
-        self, seg: Segment
-    ) -> list[tuple[str, str]] | tuple[tuple[str, str], ...]:
-        """What pyx12's reader reports on a segment: trailing separators, HL numbering."""
+    def _reader_errors(self, seg: Segment) -> list[tuple[str, str]]:
+        """What pyx12's reader reports on a segment: trailing separators, HL numbering
+        (:meth:`_walk` skips the call for the common case, where there is nothing)."""
         elements = seg.elements
-        first = elements[0] if elements else ""
-        if type(first) is str and first and elements[-1] != "" and seg.tag != "HL":
-            return _NO_ERRORS  # the common case, decided without a list
         component = self.component
         out: list[tuple[str, str]] = []
         if elements and elements[-1] == "":
