@@ -35,6 +35,9 @@ MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=Fals
 def is_x12_text(value: str) -> bool:
     """Whether ``value`` can travel in an X12 text element as it is: only characters of the
     extended set less the delimiters, and no leading or trailing blank."""
+    if value.isalnum() and value.isascii():
+        # Letters and digits only, the usual identifier: allowed, and no blank at either end.
+        return True
     # Stripping every allowed character leaves nothing exactly when _TEXT matches the whole
     # value, and is several times cheaper than the regular expression.
     return not value.strip(X12_TEXT_CHARACTERS) and value == value.strip(" ")

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from gateway.erp.checked import NOT_GIVEN, builder
 from gateway.erp.common import Location, Source
 from gateway.erp.purchase_order import (
     FREIGHT_PAYMENTS,
@@ -83,6 +85,9 @@ _HEADING_LOOPS: dict[str, frozenset[str]] = {
     "N1": frozenset({"N2", "N3", "N4", "REF", "PER", "FOB", "TD1", "TD5", "TD3", "TD4", "PKG"}),
 }
 
+#: A segment's tag (map() takes it without a Python call per segment).
+_TAG = attrgetter("tag")
+
 #: The element each document field comes from, to name it in errors.
 _HEADER_ELEMENTS = {
     "po_number": "BEG03", "po_date": "BEG05", "vendor_code": "REF02 (REF*CR)",
@@ -98,6 +103,10 @@ _FREIGHT_ELEMENTS = {"payment": "FOB01", "incoterms": "FOB03"}
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Models built without validation when their values plainly fit (None otherwise).
+_new_line = builder(PurchaseOrderLine)
+_new_ship_window = builder(ShipWindow)
+
 
 def to_erp(transaction: Transaction, source: Source | None = None) -> PurchaseOrder:
     """The :class:`PurchaseOrder` of one 850 (validated against the map beforehand).
@@ -112,13 +121,15 @@ def to_erp(transaction: Transaction, source: Source | None = None) -> PurchaseOr
     if transaction.set_id != SET_ID:
         raise MappingError(f"ST01 {transaction.set_id!r} is not an 850")
     segments = transaction.segments
-    start = next((i for i, seg in enumerate(segments) if seg.tag == "PO1"), None)
+    # The tags as a list, searched by list.index: a Python loop over the set costs more.
+    tags = list(map(_TAG, segments))
+    start = _index(tags, "PO1")
     if start is None:
         raise MappingError(
             f"transaction set 850 {transaction.control_number} has no PO1 line; an order has"
             " at least one"
         )
-    end = next((i for i in range(start, len(segments)) if segments[i].tag == "CTT"), None)
+    end = _index(tags, "CTT", start)
     ctt = require(segments[end] if end is not None else None, "CTT", transaction)
     heading, n1_loops = _heading(segments[:start])
 
@@ -225,6 +236,14 @@ def from_erp(document: PurchaseOrder, *, release: str = RELEASE) -> list[Segment
     return body
 
 
+def _index(tags: list[str], tag: str, start: int = 0) -> int | None:
+    """The position of the first ``tag`` in ``tags`` from ``start`` on, or None."""
+    try:
+        return tags.index(tag, start)
+    except ValueError:
+        return None
+
+
 def _heading(
     segments: Sequence[Segment],
 ) -> tuple[list[Segment], list[tuple[Segment, list[Segment]]]]:
@@ -249,29 +268,38 @@ def _heading(
 def _line(po1: Segment, loop: list[Segment]) -> PurchaseOrderLine:
     """One PO1 loop as a line; CTP and PID are searched in the loop (the first of each)."""
     sent = sent_texts(po1, 1, 25)
-    line_id, quantity, unit, unit_price, price_basis = (
+    line_id, quantity_text, unit, price_text, price_basis = (
         sent[:5] if len(sent) >= 5 else sent + [""] * (5 - len(sent))
     )
     if not line_id:
         raise MappingError("PO101 is empty; every line needs its id (echoed in 855/856/810)")
-    fields: dict[str, Any] = {
-        "line_id": line_id,
-        "quantity": parse_decimal(quantity, "PO102"),
-        "unit": unit,
-        "price_basis": price_basis or None,
-        "product_ids": product_ids_of(po1, 6, 25, sent=sent[5:]),
-    }
-    if unit_price:
-        fields["unit_price"] = parse_money(unit_price, "PO104")
+    quantity = parse_decimal(quantity_text, "PO102")
+    product_ids = product_ids_of(po1, 6, 25, sent=sent[5:])
+    unit_price = parse_money(price_text, "PO104") if price_text else NOT_GIVEN
+    list_price = description = NOT_GIVEN
     if loop:
         # CTP01 (class of trade) is not used: the price is identified by CTP02 alone.
         lpr = next((seg for seg in loop if seg.tag == "CTP" and seg.text(2) == "LPR"), None)
         if lpr is not None and lpr.text(3):
-            fields["list_price"] = parse_money(lpr.text(3), "CTP03")
+            list_price = parse_money(lpr.text(3), "CTP03")
         pid = first(loop, "PID", "F")
         if pid is not None:
-            fields["description"] = optional(pid, 5)
-    return build(PurchaseOrderLine, _LINE_ELEMENTS, **fields)
+            description = optional(pid, 5)
+    # The builder is called directly, without a dict of the fields: this runs for every line
+    # of every order. A field passed NOT_GIVEN is one not sent.
+    line = _new_line(
+        line_id=line_id, quantity=quantity, unit=unit, unit_price=unit_price,
+        price_basis=price_basis or None, product_ids=product_ids, description=description,
+        list_price=list_price,
+    )  # fmt: skip
+    if line is None:
+        # Not plainly valid: validation says why, naming the element.
+        line = build(
+            PurchaseOrderLine, _LINE_ELEMENTS, line_id=line_id, quantity=quantity, unit=unit,
+            unit_price=unit_price, price_basis=price_basis or None, product_ids=product_ids,
+            description=description, list_price=list_price,
+        )  # fmt: skip
+    return line
 
 
 def _ship_to_fields(n1: Segment) -> dict[str, Any]:
@@ -308,7 +336,9 @@ def _ship_window(heading: Sequence[Segment], segments: Sequence[Segment]) -> Shi
         not_before = parse_date(before.text(2), "DTM02 (DTM*064)")
     with _At(after, segments):
         not_after = parse_date(after.text(2), "DTM02 (DTM*063)")
-    return ShipWindow(not_before=not_before, not_after=not_after)
+    # Two dates are always a ShipWindow: validating them would only cost time.
+    window = _new_ship_window(not_before=not_before, not_after=not_after)
+    return window if window is not None else ShipWindow(not_before=not_before, not_after=not_after)
 
 
 def _hash_total(quantities: Iterable[Decimal]) -> str:

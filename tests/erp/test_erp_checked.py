@@ -4,6 +4,7 @@ nothing validation refuses is ever built."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.erp import (
     DOCUMENT_TYPES,
+    Address,
     Location,
     ProductId,
     PurchaseOrder,
@@ -23,8 +25,9 @@ from gateway.erp import (
     document_json,
     parse_document,
 )
-from gateway.erp.checked import checked
+from gateway.erp.checked import NOT_GIVEN, builder, checked, plain_decimal_test
 from gateway.erp.purchase_order import FreightTerms
+from gateway.erp.types import _TEXT, is_x12_text
 from tests.goldens import GOLDEN
 
 #: The models an inbound 850 is made of: the fast path must take their usual values.
@@ -193,3 +196,66 @@ def test_every_document_type_is_known() -> None:
     assert {type(d).__name__ for d in _golden_documents()} >= {
         m.__name__ for m in DOCUMENT_TYPES.values() if m.__name__ != "FunctionalAck"
     }
+
+
+def test_the_builder_is_checked_without_the_dict() -> None:
+    """Called directly, a model's builder gives what checked gives; a field passed NOT_GIVEN
+    is one not passed (its default, out of the fields set)."""
+    for instance in SAMPLE:
+        model, fields = type(instance), _given(instance)
+        built = builder(model)(**fields)
+        if built is None:
+            assert checked(model, fields) is None
+            continue
+        _same(built, model(**fields))
+        absent = {name: NOT_GIVEN for name in model.model_fields if name not in fields}
+        _same(builder(model)(**fields, **absent), model(**fields))
+
+
+def test_a_builder_takes_only_the_fields_of_its_model() -> None:
+    """An unknown field is a TypeError for the builder (checked answers None); a model left
+    to validation has a builder that always answers None."""
+    with pytest.raises(TypeError):
+        builder(ProductId)(kind="upc", value="1", other=1)
+    assert checked(ProductId, {"kind": "upc", "value": "1", "other": 1}) is None
+    assert builder(Address)(name="ACME") is None
+
+
+def _decimal_pattern(most_digits: int, most_places: int) -> str:
+    """The regular expression the builders used for a Decimal's text."""
+    plain = f"[0-9]{{1,{most_digits}}}"
+    if most_places:
+        plain += f"|(?=[0-9.]{{3,{most_digits + 1}}}$)[0-9]+\\.[0-9]{{1,{most_places}}}"
+    return plain
+
+
+#: Texts around every edge of the decimal test: lengths, points, signs, exponents, other
+#: scripts' digits (which str.isdigit takes), blanks and line feeds.
+DECIMAL_TEXTS = st.one_of(
+    st.from_regex(r"[0-9]{0,30}(\.[0-9]{0,30})?", fullmatch=True),
+    st.text(alphabet=st.sampled_from("0123456789..-+Ee \n\u0663\u00b2\uff11x"), max_size=34),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+# From 2 digits: the expression's look-ahead {3,D+1} is not valid below (nor any Decimal
+# with a point, which the test refuses as well).
+@given(text=DECIMAL_TEXTS, most_digits=st.integers(2, 28), most_places=st.integers(0, 28))
+def test_the_decimal_text_test_is_the_regular_expression(
+    text: str, most_digits: int, most_places: int
+) -> None:
+    """The Decimal test inline in the builders answers as the regular expression did, for
+    every text."""
+    expected = re.fullmatch(_decimal_pattern(most_digits, most_places), text) is not None
+    assert plain_decimal_test(most_digits, most_places)(text) is expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("Az09 -*~\n\u00e9\u0663\u00df\u00aa"), max_size=12))
+def test_x12_text_is_the_regular_expression_without_blanks_at_the_ends(text: str) -> None:
+    """is_x12_text (and its first test, letters and digits only, inline in the builders)
+    answers as the extended character set's expression without leading or trailing blanks,
+    also for letters and digits of other scripts."""
+    expected = _TEXT.fullmatch(text) is not None and text == text.strip(" ")
+    assert is_x12_text(text) is expected
