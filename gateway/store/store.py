@@ -246,12 +246,24 @@ _TAKE_LEASE = (
             attempts=_EXCHANGES.c.attempts + 1, updated_at=bindparam("now", type_=DateTime()))
     .returning(*_EXCHANGE_COLUMNS)
 )  # fmt: skip
-_ADD_EVENTS = insert(_EVENTS)
+_EVENT_COLUMNS = ("exchange_id", "at", "kind", "detail")
 _ADD_GROUP = insert(_GROUPS).returning(_GROUPS.c.id)
 _ADD_TRANSACTIONS = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id,
                                                     sort_by_parameter_order=True)  # fmt: skip
-_ADD_TRANSACTIONS_WITH_IDS = insert(_TRANSACTIONS)
+_TRANSACTION_COLUMNS = ("id", "group_id", "set_id", "control_number", "business_key",
+                        "status", "findings")  # fmt: skip
 _LAST_TRANSACTION_ID = select(func.coalesce(func.max(_TRANSACTIONS.c.id), 0))
+_DOCUMENT_COLUMNS = ("id", "type", "partner", "business_key", "po_number", "body",
+                     "exchange_id", "state", "transaction_id", "delivery_name", "po_state",
+                     "created_at")  # fmt: skip
+_LAST_DOCUMENT_ID = select(func.coalesce(func.max(_DOCUMENTS.c.id), 0))
+_DOCUMENTS_BETWEEN = select(_DOCUMENTS.c.id).where(
+    _DOCUMENTS.c.id.between(bindparam("first"), bindparam("last"))
+)
+#: The text of the INSERTs :meth:`Repository._insert_rows` sends, per dialect and shape.
+_ROW_INSERTS: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
+#: Per dialect, how a datetime is bound (SQLite: SQLAlchemy's text form; None: as it is).
+_DATETIME_BINDS: dict[str, Callable[[Any], Any] | None] = {}
 _NEXT_CONTROL_NUMBERS = (
     update(_COUNTERS)
     .where(_COUNTERS.c.partner == bindparam("counter_partner"),
@@ -344,6 +356,39 @@ class Repository(OperatorQueries):
         primary-key column), or None when the constraint kept it out."""
         key = next(iter(table.primary_key.columns))
         return self._s.execute(self._insert_skipping_duplicates(table, key), values).scalar()
+
+    def _insert_rows(
+        self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+        *, skip_duplicates: bool = False,
+    ) -> None:  # fmt: skip
+        """Insert many rows of plain values (text, numbers, None, and datetimes already
+        through :meth:`_bind_datetime`) with one executemany of the driver, skipping those a
+        UNIQUE constraint refuses when ``skip_duplicates``. The statement's text is made once
+        per dialect and shape, and no parameter processing runs per row: for the dozens of
+        rows of every inbound interchange (its sets, purchase orders and events) that
+        processing cost as much as the database's own work (issue 10). Values are always
+        bound, never written into the text."""
+        key = (self._dialect, table.name, columns, skip_duplicates)
+        sql = _ROW_INSERTS.get(key)
+        if sql is None:
+            mark = "?" if self._dialect == "sqlite" else "%s"
+            sql = (f"INSERT INTO {table.name} ({', '.join(columns)})"
+                   f" VALUES ({', '.join([mark] * len(columns))})"
+                   + (" ON CONFLICT DO NOTHING" if skip_duplicates else ""))  # fmt: skip
+            _ROW_INSERTS[key] = sql
+        self._s.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+    def _bind_datetime(self, value: datetime) -> Any:
+        """``value`` as SQLAlchemy binds a DateTime column on this dialect (on SQLite the
+        text it stores and compares), for :meth:`_insert_rows`."""
+        try:
+            bind = _DATETIME_BINDS[self._dialect]
+        except KeyError:
+            dialect = self._s.get_bind().dialect
+            bind = _DATETIME_BINDS[self._dialect] = (
+                DateTime().dialect_impl(dialect).bind_processor(dialect)
+            )
+        return value if bind is None else bind(value)
 
     def _expire(self, entity: type[Any], ids: Collection[int] | None = None) -> None:
         """Forget what this transaction loaded of the rows of ``entity`` (those with ``ids``,
@@ -510,13 +555,11 @@ class Repository(OperatorQueries):
         instant; each is logged once the transaction commits, as :meth:`event`'s are."""
         if not events:
             return
-        at = utcnow()
-        rows = [
-            {"exchange_id": exchange_id, "at": at, "kind": kind,
-             "detail": json.dumps(detail, default=str) if detail else None}
+        at = self._bind_datetime(utcnow())
+        self._insert_rows(_EVENTS, _EVENT_COLUMNS, [
+            (exchange_id, at, kind, json.dumps(detail, default=str) if detail else None)
             for exchange_id, kind, detail in events
-        ]  # fmt: skip
-        self._s.execute(_ADD_EVENTS, rows if len(rows) > 1 else rows[0])
+        ])  # fmt: skip
         self.recorded.extend(events)
 
     def events(self, exchange_id: int) -> list[tuple[datetime, str, dict[str, Any]]]:
@@ -592,9 +635,10 @@ class Repository(OperatorQueries):
         # see _sqlite_begin): the ids after the largest are this transaction's to give.
         first = self._s.execute(_LAST_TRANSACTION_ID).scalar_one() + 1
         ids = list(range(first, first + len(rows)))
-        for row, transaction_id in zip(rows, ids, strict=True):
-            row["id"] = transaction_id
-        self._s.execute(_ADD_TRANSACTIONS_WITH_IDS, rows)
+        self._insert_rows(_TRANSACTIONS, _TRANSACTION_COLUMNS, [
+            (transaction_id, *(row[column] for column in _TRANSACTION_COLUMNS[1:]))
+            for transaction_id, row in zip(ids, rows, strict=True)
+        ])  # fmt: skip
         return ids
 
     def set_envelope_status(self, exchange_id: int, status: str) -> None:
@@ -718,6 +762,8 @@ class Repository(OperatorQueries):
              "created_at": d.at or now}
             for d in documents
         ]  # fmt: skip
+        if self._dialect == "sqlite" and len(rows) > 1:
+            return self._add_documents_with_ids(rows)
         sets = [d.transaction_id for d in documents]
         if len(rows) > 1 and None not in sets and len(set(sets)) == len(sets):
             # The rows the constraint kept out return nothing: the transaction id (unique
@@ -728,6 +774,21 @@ class Repository(OperatorQueries):
             ids = dict(self._s.execute(statement, rows).all())
             return [ids.get(transaction_id) for transaction_id in sets]
         return [self._insert_unique(_DOCUMENTS, row) for row in rows]
+
+    def _add_documents_with_ids(self, rows: list[dict[str, Any]]) -> list[int | None]:
+        """SQLite: :meth:`add_documents` with the row ids given, as for sets (see
+        :meth:`add_transactions`: the transaction holds the write lock, so the ids after the
+        largest are its own), in one executemany; a row the UNIQUE constraint keeps out
+        leaves its id unused, and one question afterwards tells which ids were taken."""
+        first = self._s.execute(_LAST_DOCUMENT_ID).scalar_one() + 1
+        last = first + len(rows) - 1
+        self._insert_rows(_DOCUMENTS, _DOCUMENT_COLUMNS, [
+            (document_id, *(row[column] for column in _DOCUMENT_COLUMNS[1:-1]),
+             self._bind_datetime(row["created_at"]))
+            for document_id, row in enumerate(rows, start=first)
+        ], skip_duplicates=True)  # fmt: skip
+        taken = set(self._s.scalars(_DOCUMENTS_BETWEEN, {"first": first, "last": last}))
+        return [n if n in taken else None for n in range(first, last + 1)]
 
     def existing_po_numbers(
         self, *, type: str, partner: str, po_numbers: Collection[str]

@@ -431,3 +431,43 @@ def test_a_savepoint_fails_alone_and_its_events_are_not_logged(store: Store) -> 
         ]  # fmt: skip
         assert [kind for _at, kind, _d in tx.events(first)] == ["kept"]
     assert logged == [(first, "kept"), (third, "kept")]
+
+
+def test_rows_inserted_in_bulk_keep_their_times_as_every_other_row(store: Store) -> None:
+    """Events, sets and purchase orders go in with the driver's executemany: their times read
+    back as given, and on SQLite they are stored in the text form of every other row (the
+    form comparisons and ordering in SQL rely on), microseconds included."""
+    from sqlalchemy import text
+
+    at = utcnow().replace(microsecond=0)
+    with store.transaction() as tx:
+        exchange = _exchange(tx)
+        sets = tx.add_transactions(_group(tx, exchange), [
+            NewTransaction("850", f"{n:04}", "accepted", business_key=f"PO{n}",
+                           findings=[{"code": "8"}] if n else None)
+            for n in range(2)
+        ])  # fmt: skip
+        ids = tx.add_documents([
+            NewDocument("purchase_order", "amazon", f"PO{n}", f"PO{n}", "{}", exchange,
+                        "pending", transaction_id=sets[n], at=at)
+            for n in range(2)
+        ])  # fmt: skip
+        tx.add_events([(exchange, "one", {"n": 1}), (exchange, "two", {})])
+    with store.transaction() as tx:
+        assert {d.id: d.created_at for d in tx.documents_of_exchange(exchange)} == {
+            ids[0]: at, ids[1]: at
+        }
+        assert [(kind, detail) for _at, kind, detail in tx.events(exchange)] == [
+            ("one", {"n": 1}), ("two", {})
+        ]
+        assert [(r["st02"], r["business_key"]) for r in tx.transactions_of_exchange(exchange)] \
+            == [("0000", "PO0"), ("0001", "PO1")]
+        if store.engine.dialect.name == "sqlite":
+            session = tx._s
+            stored = session.execute(text("SELECT created_at FROM documents")).scalars().all()
+            assert stored == [f"{at:%Y-%m-%d %H:%M:%S}.000000"] * 2
+            (event_at, exchange_at) = (
+                session.execute(text("SELECT at FROM events LIMIT 1")).scalar_one(),
+                session.execute(text("SELECT created_at FROM exchanges")).scalar_one(),
+            )
+            assert len(event_at) == len(exchange_at) == len("2026-01-01 00:00:00.000000")
