@@ -67,6 +67,7 @@ def test_the_benchmark_small_counts_every_set_and_prints_every_row(tmp_path: Pat
     assert run.rejected_exports == []
     assert run.engine_setting in ("fast", None)
     assert sum(run.engines.values()) > 0  # the pipeline's validate calls were seen
+    assert 0 < run.process_cpu_seconds
 
     assert result.big is not None and result.big_figures is not None
     assert result.big_figures["accepted"]
@@ -81,6 +82,7 @@ def test_the_benchmark_small_counts_every_set_and_prints_every_row(tmp_path: Pat
         assert row.count("|") == 7
     assert "FAILED" not in printed
     assert "Machine: " in printed and "peak RSS (VmHWM) after validating" in printed
+    assert "End-to-end inbound took " in printed and "850s per CPU second" in printed
 
 
 def test_the_memory_probe_loads_only_what_validating_takes(tmp_path: Path) -> None:
