@@ -39,9 +39,11 @@ from gateway.x12 import Composite, Repeated, Segment, Transaction
 MAXINT = 2**31 - 1
 #: A test on an element value (see ``_acceptor``): truthy when the value is valid.
 _Accept = Callable[[str], object]
+#: A test on the elements of a segment (see ``SegNode.accepts``).
+_SegmentAccept = Callable[[tuple[object, ...]], object]
 #: A planned walk (``_plan``): its steps, and its shortcut (``_shortcut``) if it has one.
 _Planned = tuple[
-    tuple[tuple[object, ...], ...], tuple[tuple[str, ...], tuple[object, ...]] | None
+    tuple[tuple[object, ...], ...], "tuple[tuple[str, ...], SegNode, LoopNode | None] | None"
 ]
 
 
@@ -50,7 +52,7 @@ def _never(val: str) -> bool:
 
 
 def _refuse(data: tuple[object, ...]) -> bool:
-    """The :attr:`SegNode.accept` of a node whose segments are always checked in full."""
+    """The test of :attr:`SegNode.accepts` for segments that are always checked in full."""
     return False
 
 
@@ -128,11 +130,12 @@ class SegNode:
     rule_cache: dict[tuple[bool, ...], list[tuple[str, str, None, None]]] = field(
         default_factory=dict, repr=False
     )
-    #: A test on the elements of a segment placed at this node: true only when
-    #: :func:`_check_segment` would find nothing wrong with them under the map's character
-    #: set version (written by :func:`_segment_acceptor` when the map is compiled); false
-    #: means "check them".
-    accept: Callable[[tuple[object, ...]], bool] = field(default=_refuse, repr=False)
+    #: Tests on the elements of a segment placed at this node, by their count (the test
+    #: of segments of n elements at index n; none for more elements than the map has):
+    #: true only when :func:`_check_segment` would find nothing wrong with them under the
+    #: map's character set version, false meaning "check them" (see :meth:`accept`;
+    #: filled by :func:`_segment_acceptors` when the map is compiled).
+    accepts: list[_SegmentAccept] = field(default_factory=list, repr=False)
 
     is_loop = False
 
@@ -150,6 +153,13 @@ class SegNode:
             if type(value) is str:
                 return value in codes
         return _get_value(seg, index, sub, component) in codes
+
+    def accept(self, data: tuple[object, ...]) -> bool:
+        """True only when :func:`_check_segment` finds nothing wrong with the elements
+        ``data`` of a segment placed here (false means "check them"): the test of
+        :attr:`accepts` for their count."""
+        accepts = self.accepts
+        return len(data) < len(accepts) and bool(accepts[len(data)](data))
 
 
 @dataclass(eq=False)
@@ -471,7 +481,7 @@ def compile_map(map_dir: str, map_file: str) -> MapTables:
         for spec in seg.elements:
             for simple in spec.components if isinstance(spec, CompositeSpec) else (spec,):
                 simple.fast, simple.fast_icvn = _acceptor(simple, icvn), icvn
-        seg.accept = _segment_acceptor(seg, icvn)
+        seg.accepts = _segment_acceptors(seg, icvn)
     return MapTables(map_file, root, gs, icvn, qualifiers, repeats, picked_by)
 
 
@@ -563,6 +573,8 @@ class _Walker:
     def __init__(self, tables: MapTables, component: str) -> None:
         self.tables = tables
         self.component = component
+        self.match_keys = tables.match_keys
+        self.routes = tables.routes
         self.counts: dict[str, int] = {}
         # loop path -> the counter keys of its own children (segments and loops) created
         # since it last started: what a repetition of the loop forgets, with what its
@@ -658,9 +670,8 @@ class _Walker:
         map picks segments by (qualifiers), never on the counts: so the route is planned
         once per such key (:func:`_plan`) and replayed; the counts only decide which
         errors the route's checks raise (:meth:`_follow`)."""
-        tables = self.tables
         tag = seg.tag
-        positions = tables.match_keys.get(tag)
+        positions = self.match_keys.get(tag)
         if positions is None:
             key: tuple[object, ...] = (node, tag)
         elif positions is _BY_FIRST:
@@ -672,46 +683,64 @@ class _Walker:
         else:
             comp = self.component
             key = (node, tag, *(_get_value(seg, i, sub, comp) for i, sub in positions))
-        planned = tables.routes.get(key)
+        planned = self.routes.get(key)
         if planned is None:
-            route = _plan(tables, node, seg, self.component)
+            route = _plan(self.tables, node, seg, self.component)
             planned = (route, _shortcut(route))
-            if len(tables.routes) < _ROUTE_LIMIT:
-                tables.routes[key] = planned
+            if len(self.routes) < _ROUTE_LIMIT:
+                self.routes[key] = planned
         route, shortcut = planned
         if shortcut is not None:
             # The usual route: mandatory nodes passed by, then the segment or the loop
             # found. When none of them is missing, it is taken here rather than by
             # _follow, with the same checks in the same order (at most one error).
-            checks, step = shortcut
+            checks, child, loop = shortcut
             counts = self.counts
             for path in checks:
                 if not counts.get(path):
                     break  # missing: _follow reports it
             else:
-                if step[0] is _SEGMENT:
-                    child: SegNode = step[1]  # type: ignore[assignment]
-                    uses = self._count(child.path, child.above)
-                    if child.usage == "N":
-                        self.file("seg", "2", f"Segment {child.id} found but marked as not used")
-                    elif uses > child.max_use:
-                        self.point(tag, seg_count)
-                        self.file("seg", "5", f"Segment {tag} exceeded max count.  Found {uses},"
-                                              f" should have {child.max_use}")  # fmt: skip
+                if loop is not None:
+                    # When the loop's last repetition held its first segment only (a PO1
+                    # loop of just a PO1), starting again is that count going back to 1:
+                    # _reset and _count in one step.
+                    fresh = False
+                    if loop.usage == "N":
+                        self.file("seg", "2", f"Loop {loop.id} found but marked as not used")
+                    else:
+                        keys = self.inside.get(loop.path)
+                        fresh = keys is not None and len(keys) == 1 and child.path in keys
+                        if not fresh:
+                            self._reset(loop.path)
+                        repeats = counts.get(loop.path)
+                        if repeats is None:
+                            repeats = self._count(loop.path, loop.above)
+                        else:  # _count, inline for a loop that repeats
+                            repeats += 1
+                            counts[loop.path] = repeats
+                        if repeats > loop.repeat:
+                            self.point(tag, seg_count)
+                            self.file("seg", "4", f"Loop {loop.id} exceeded max count."
+                                      f"  Found {repeats}, should have {loop.repeat}")  # fmt: skip
+                    if fresh:
+                        counts[child.path] = 1
+                    else:
+                        self._count(child.path, child.above)
                     return child
-                loop: LoopNode = step[1]  # type: ignore[assignment]
-                first_node: SegNode = step[2]  # type: ignore[assignment]
-                if loop.usage == "N":
-                    self.file("seg", "2", f"Loop {loop.id} found but marked as not used")
+                path = child.path
+                uses = counts.get(path)
+                if uses is None:
+                    uses = self._count(path, child.above)
                 else:
-                    self._reset(loop.path)
-                    repeats = self._count(loop.path, loop.above)
-                    if repeats > loop.repeat:
-                        self.point(tag, seg_count)
-                        self.file("seg", "4", f"Loop {loop.id} exceeded max count.  Found"
-                                              f" {repeats}, should have {loop.repeat}")  # fmt: skip
-                self._count(first_node.path, first_node.above)
-                return first_node
+                    uses += 1
+                    counts[path] = uses
+                if child.usage == "N":
+                    self.file("seg", "2", f"Segment {child.id} found but marked as not used")
+                elif uses > child.max_use:
+                    self.point(tag, seg_count)
+                    self.file("seg", "5", f"Segment {tag} exceeded max count.  Found {uses},"
+                                          f" should have {child.max_use}")  # fmt: skip
+                return child
         return self._follow(route, node, seg, seg_count)
 
     def _follow(
@@ -792,16 +821,21 @@ _ROUTE_LIMIT = 8192
 
 def _shortcut(
     route: tuple[tuple[object, ...], ...],
-) -> tuple[tuple[str, ...], tuple[object, ...]] | None:
+) -> tuple[tuple[str, ...], SegNode, LoopNode | None] | None:
     """For a route of ``_MISSING`` checks then one ``_SEGMENT`` or ``_LOOP`` step (nearly
-    every route): the paths it checks and that last step (``_Walker.walk`` takes such a
-    route itself while nothing is missing); None for any other route."""
+    every route): the paths it checks, the segment node it ends on and the loop it enters
+    (None for a ``_SEGMENT`` step); ``_Walker.walk`` takes such a route itself while
+    nothing is missing. None for any other route."""
     if not route or route[-1][0] not in (_SEGMENT, _LOOP):
         return None
     checks = route[:-1]
     if any(step[0] is not _MISSING for step in checks):
         return None
-    return tuple(str(step[1]) for step in checks), route[-1]
+    paths = tuple(str(step[1]) for step in checks)
+    last = route[-1]
+    if last[0] is _SEGMENT:
+        return paths, last[1], None  # type: ignore[return-value]
+    return paths, last[2], last[1]  # type: ignore[return-value]
 
 
 def _plan(tables: MapTables, node: SegNode, seg: Segment, component: str) -> tuple[
@@ -980,7 +1014,7 @@ def _acceptor(spec: ElementSpec, icvn: str) -> _Accept:
 
 def _value_test(spec: ElementSpec, var: str, names: dict[str, object], icvn: str) -> str:
     """A Python expression true only when the non-empty value in ``var`` has no finding
-    (:func:`_check_value` finds nothing), for :func:`_segment_acceptor`. A composite or
+    (:func:`_check_value` finds nothing), for :func:`acceptor_source`. A composite or
     repeated value never passes: it is in no set or cache of strings, and the string tests
     raise TypeError or AttributeError on it."""
     key = f"{var}_{len(names)}"
@@ -997,93 +1031,173 @@ def _value_test(spec: ElementSpec, var: str, names: dict[str, object], icvn: str
         return cached
     names[f"fast_{key}"] = spec.fast
     low, high = max(spec.min_len, 1), spec.max_len
-    length = f"{low} <= len({var}) <= {high}"
     dtype = spec.data_type
     # Cheaper string tests for the usual values ahead of the element's regular expression:
     # ASCII letters and digits are in every X12 character set (AN, ID); digits alone are a
     # valid N or R value, and so are digits around one inner or leading point (R: its
     # length counts digits only).
     if dtype in ("AN", "ID"):
-        quick = f"{length} and {var}.isascii() and {var}.isalnum()"
+        quick = f"{_length(var, low, high)} and {var}.isascii() and {var}.isalnum()"
     elif dtype[:1] == "N":
-        quick = f"{length} and {var}.isascii() and {var}.isdigit()"
-    else:  # R
+        quick = f"{_length(var, low, high)} and {var}.isdigit() and {var}.isascii()"
+    else:  # R: whole numbers first (no copy), then one point
         digits = f"digits_{key}"
-        quick = (f"{var}[-1] != '.' and ({digits} := {var}.replace('.', '', 1)).isdigit()"
-                 f" and {digits}.isascii() and {low} <= len({digits}) <= {high}")  # fmt: skip
+        quick = (f"{var}.isdigit() and {var}.isascii() and {_length(var, low, high)}"
+                 f" or {var}[-1] != '.' and ({digits} := {var}.replace('.', '', 1)).isdigit()"
+                 f" and {digits}.isascii() and {_length(digits, low, high)}")  # fmt: skip
     return f"({quick}) or fast_{key}({var}) or {cached}"
 
 
-def _segment_acceptor(node: SegNode, icvn: str) -> Callable[[tuple[object, ...]], bool]:
-    """:attr:`SegNode.accept` for ``node``: the function :func:`acceptor_source` writes."""
-    written = acceptor_source(node, icvn)
+def _length(var: str, low: int, high: int) -> str:
+    """A test that the non-empty value in ``var`` has between ``low`` and ``high``
+    characters (non-empty: at least 1 needs no test)."""
+    if low == high:
+        return f"len({var}) == {low}"
+    if low <= 1:
+        return f"len({var}) <= {high}"
+    return f"{low} <= len({var}) <= {high}"
+
+
+def _segment_acceptors(node: SegNode, icvn: str) -> list[_SegmentAccept]:
+    """:attr:`SegNode.accepts` for ``node``: one test per element count from none to the
+    map's count, each written (:func:`acceptor_source`) when first called, as most
+    counts never occur; empty when every segment there is left to :func:`_check_segment`."""
+    if not _acceptable(node):
+        return []
+    accepts: list[_SegmentAccept] = []
+
+    def written_on_first_use(count: int) -> _SegmentAccept:
+        def accept(data: tuple[object, ...]) -> object:
+            accepts[count] = _count_acceptor(node, icvn, count)
+            return accepts[count](data)
+
+        return accept
+
+    accepts += [written_on_first_use(count) for count in range(len(node.elements) + 1)]
+    return accepts
+
+
+def _count_acceptor(node: SegNode, icvn: str, count: int) -> _SegmentAccept:
+    """The test of ``node``'s segments of ``count`` elements that
+    :func:`acceptor_source` writes (``_refuse`` when it writes none)."""
+    written = acceptor_source(node, icvn, count)
     if written is None:
         return _refuse
     source, names = written
-    exec(compile(source, f"<accept {node.path}>", "exec"), names)
+    exec(compile(source, f"<accept {node.path} {count}>", "exec"), names)
     accept = names["accept"]
     assert callable(accept)
-    return accept
+    return accept  # type: ignore[no-any-return]
 
 
-def acceptor_source(node: SegNode, icvn: str) -> tuple[str, dict[str, object]] | None:
-    """The source of ``node``'s :attr:`SegNode.accept` and the names it uses, or None when
-    every segment there is left to :func:`_check_segment`.
+def _acceptable(node: SegNode) -> bool:
+    """False when every segment at ``node`` is left to :func:`_check_segment`."""
+    if any(isinstance(spec, CompositeSpec) and spec.usage not in ("S", "N")
+           for spec in node.elements):  # fmt: skip
+        return False  # even empty, such a composite may have findings (its mandatory parts)
+    # A rule naming no element of the segment: not worth a shortcut.
+    return all(index >= 1 for _, idx in node.syntax for index in idx)
 
-    One test per element, unrolled, then the syntax rules on which elements are present:
-    it rules out each finding of ``_check_segment`` in turn (too many elements, a
-    mandatory element absent or empty, a value with a finding, a broken syntax rule), so
-    it is true only when every element is a plain string the checks accept; anything else
-    (a composite, a value never seen, a rule broken) is left to ``_check_segment``."""
+
+def acceptor_source(node: SegNode, icvn: str, count: int) -> tuple[str, dict[str, object]] | None:
+    """The source of the test of :attr:`SegNode.accepts` for ``node``'s segments of
+    ``count`` elements and the names it uses, or None when every such segment is left to
+    :func:`_check_segment` (``count`` above the map's, a mandatory element or every
+    element of an R rule absent).
+
+    One test per element present, unrolled, then the syntax rules on which of them are
+    non-empty (absent elements are decided here, once): it rules out each finding of
+    ``_check_segment`` in turn (a mandatory element absent or empty, a value with a
+    finding, a broken syntax rule), so it is true only when every element is a plain
+    string the checks accept; anything else (a composite, a value never seen, a rule
+    broken) is left to ``_check_segment``."""
     specs = node.elements
-    count = len(specs)
-    if any(isinstance(spec, CompositeSpec) and spec.usage not in ("S", "N") for spec in specs):
-        return None  # even empty, such a composite may have findings (its mandatory parts)
-    named_elements = [index for _, idx in node.syntax for index in idx]
-    if any(index < 1 for index in named_elements):
-        return None  # a rule naming no element of the segment: not worth a shortcut
-    width = max([count, *named_elements])
-    values = [f"v{k}" for k in range(width)]
-    names: dict[str, object] = {
-        # Absent elements read as empty ones: no ``len`` test before each of them.
-        "pad": tuple(("",) * (width - n) for n in range(count + 1)),
-    }
-    body = [
-        "def accept(data):",
-        "    n = len(data)",
-        f"    if n > {count}:",
-        "        return False",
-    ]
-    if width:
-        body.append(f"    {', '.join(values)}, = data + pad[n]")
-    body.append("    try:")
-    for k, spec in enumerate(specs):
-        var = values[k]
+    if not _acceptable(node) or count > len(specs):
+        return None
+    if any(spec.usage == "R" for spec in specs[count:]):
+        return None  # a mandatory element is missing
+    values = [f"v{k}" for k in range(count)]
+    # The elements the tests below leave only when non-empty (mandatory, simple).
+    sure = {k for k, spec in enumerate(specs[:count])
+            if isinstance(spec, ElementSpec) and spec.usage == "R"}  # fmt: skip
+    names: dict[str, object] = {}
+    body = ["def accept(data):"]
+    if count:
+        body += [f"    {', '.join(values)}, = data", "    try:"]
+    for var, spec in zip(values, specs):  # noqa: B905 - count <= len(specs)
         if isinstance(spec, CompositeSpec) or spec.usage == "N":
             test = f"{var}"  # left to _check_segment (Not Used, or a composite's parts)
         elif spec.usage == "R":
-            test = f"not ({var} and ({_value_test(spec, var, names, icvn)}))"
+            value_test = _value_test(spec, var, names, icvn)
+            # Codes never include "": the set test alone rules out an empty value.
+            guarded = spec.codes is not None
+            test = f"not ({value_test})" if guarded else f"not ({var} and ({value_test}))"
         else:
             test = f"{var} and not ({_value_test(spec, var, names, icvn)})"
         body += [f"        if {test}:", "            return False"]
-    body += ["    except (TypeError, AttributeError):  # a composite or repeated value",
-             "        return False"]  # fmt: skip
+    if count:
+        body += ["    except (TypeError, AttributeError):  # a composite or repeated value",
+                 "        return False"]  # fmt: skip
     for kind, idx in node.syntax:
-        named = [values[i - 1] for i in idx]
-        first, rest = named[0], named[1:]
-        if kind == "P":
-            broken = f"({' or '.join(named)}) and not ({' and '.join(named)})"
-        elif kind == "R":
-            broken = f"not ({' or '.join(named)})"
-        elif kind == "E":
-            broken = " + ".join(f"({v} != '')" for v in named) + " > 1"
-        elif kind == "C":
-            broken = f"{first} and not ({' and '.join(rest)})"
-        else:  # L
-            broken = f"{first} and not ({' or '.join(rest)})"
-        body += [f"    if {broken}:", "        return False"]
+        broken = _rule_broken(kind, [None if i > count else _SURE if i - 1 in sure
+                                     else values[i - 1] for i in idx])  # fmt: skip
+        if broken == "True":
+            return None
+        if broken is not None:
+            body += [f"    if {broken}:", "        return False"]
     body.append("    return True")
     return "\n".join(body) + "\n", names
+
+
+def _rule_broken(kind: str, named: list[str | None]) -> str | None:
+    """An expression true when the syntax rule ``kind`` is broken, over the elements it
+    names in rule order: each the variable of an element that may be empty, ``_SURE`` for
+    one known to be non-empty (a mandatory element that passed its test) or None for an
+    absent one. None when the rule cannot be broken, "True" when it always is."""
+    maybe = [v for v in named if v is not None and v is not _SURE]
+    sure = sum(v is _SURE for v in named)
+    absent = None in named
+    any_maybe = " or ".join(maybe)
+    if kind == "P":  # all or none
+        if absent:  # then none
+            return "True" if sure else any_maybe or None
+        if sure:
+            return f"not ({' and '.join(maybe)})" if maybe else None
+        return f"({any_maybe}) and not ({' and '.join(maybe)})"
+    if kind == "R":  # at least one
+        if sure:
+            return None
+        return f"not ({any_maybe})" if maybe else "True"
+    if kind == "E":  # at most one
+        if sure >= 2:
+            return "True"
+        if sure:
+            return any_maybe or None
+        if len(maybe) < 2:
+            return None
+        return " + ".join(f"({v} != '')" for v in maybe) + " > 1"
+    first, rest = named[0], named[1:]
+    if first is None:  # C and L apply when their first element is present
+        return None
+    rest_maybe = [v for v in rest if v is not None and v is not _SURE]
+    if kind == "C":  # the first one needs all the others
+        if None in rest:
+            needed = "True"
+        elif rest_maybe:
+            needed = f"not ({' and '.join(rest_maybe)})"
+        else:
+            return None
+    else:  # L: the first one needs one of the others
+        if _SURE in rest:
+            return None
+        needed = f"not ({' or '.join(rest_maybe)})" if rest_maybe else "True"
+    if first is _SURE:
+        return needed
+    return first if needed == "True" else f"{first} and {needed}"
+
+
+#: In :func:`_rule_broken`: an element known to be non-empty.
+_SURE = "<sure>"
 
 
 def _check_value(spec: ElementSpec, val: str, icvn: str) -> list[tuple[str, str, str | None]]:
@@ -1361,71 +1475,78 @@ class SetValidator:
 
     def add(self, seg: Segment) -> None:
         """Take the next segment of the set (ST first, SE last); never raises for bad input."""
-        global _COMPONENT, _REPETITION
-        _COMPONENT, _REPETITION = self.component, self.repetition
-        self.position += 1
+        position = self.position = self.position + 1
         self.last = seg
+        tag = seg.tag
         if self.repetition:  # repeated elements exist only with a repetition separator
-            self.repetition_findings += _repetitions(self.tables, seg, self.position)
-        if seg.tag not in _WALKABLE:
-            bad_id = segment_id_finding(seg, self.position)
+            global _COMPONENT, _REPETITION  # what _components reads them with
+            _COMPONENT, _REPETITION = self.component, self.repetition
+            self.repetition_findings += _repetitions(self.tables, seg, position)
+        if tag not in _WALKABLE:
+            bad_id = segment_id_finding(seg, position)
             if bad_id is not None:
                 self.id_findings.append(bad_id)
                 return
-            _WALKABLE.add(seg.tag)  # at most 36**3 ids: bounded
+            _WALKABLE.add(tag)  # at most 36**3 ids: bounded
         self.kept += 1
         self.last_kept = seg
         if self.first is None:
             self.first = seg
         if self.crash is not None:
             return
+        # The walk, inline (one call less per segment).
+        walker = self.walker
         try:
-            self._walk(seg)
+            edge = tag == "ST" or tag == "SE"  # the set's header or trailer
+            if not edge:
+                seg_count = self.seg_count = self.seg_count + 1
+                here = walker.here = (seg, position)
+            elif tag == "ST":
+                seg_count = self.seg_count = 1
+                self.hl_count, self.hl_stack = 0, []
+                walker.here = (seg, position)
+            else:
+                seg_count = self.seg_count
+            elements = seg.elements
+            first = elements[0] if elements else ""
+            # The common case, where the reader has nothing to report (a first element, no
+            # trailing separator, not an HL), is decided without calling _reader_errors.
+            if not (type(first) is str and first and elements[-1] != "" and tag != "HL"):
+                errors = self._reader_errors(seg)
+                if errors:
+                    self.reader += errors
+            found = walker.walk(self.node, seg, seg_count)
+            if found is None:
+                if tag == "ST":
+                    # pyx12 opens no err_st for an ST it cannot place: the error tree has no
+                    # transaction set, so the reference engine reports nothing from the walk.
+                    walker.lost = True
+                return
+            self.node = found
+            if not edge:
+                # What walker.point does, inline: every segment of the body takes it.
+                serial = walker.serial = walker.serial + 1
+                walker.cursor = (tag, seg_count, serial, here)
+            elif tag == "ST":
+                walker.cursor = None
+            if self.reader:
+                for code, message in self.reader:
+                    walker.file("seg", code, message)
+                self.reader = []
+            if tag == "SE":
+                walker.cursor = None
+            try:
+                accept = found.accepts[len(elements)]
+            except IndexError:  # more elements than the map has, or no test: a closer look
+                accept = _refuse
+            if not accept(elements):  # plainly valid segments need no closer look
+                _check_segment(walker, found, seg, self.tables.icvn)
         except (_Crash, _Unsupported) as exc:
             self.crash = exc
 
-    def _walk(self, seg: Segment) -> None:
-        walker = self.walker
-        tag = seg.tag
-        if tag == "ST":
-            self.seg_count = 1
-            self.hl_count, self.hl_stack = 0, []
-        elif tag != "SE":
-            self.seg_count += 1
-        if tag != "SE":
-            walker.here = (seg, self.position)
-        elements = seg.elements
-        first = elements[0] if elements else ""
-        # The common case, where the reader has nothing to report (a first element, no
-        # trailing separator, not an HL), is decided without calling _reader_errors.
-        if not (type(first) is str and first and elements[-1] != "" and tag != "HL"):
-            errors = self._reader_errors(seg)
-            if errors:
-                self.reader += errors
-        found = walker.walk(self.node, seg, self.seg_count)
-        if found is None:
-            if tag == "ST":
-                # pyx12 opens no err_st for an ST it cannot place: the error tree has no
-                # transaction set, so the reference engine reports nothing from the walk.
-                walker.lost = True
-            return
-        self.node = found
-        if tag == "ST":
-            walker.cursor = None
-        elif tag != "SE":
-            walker.point(tag, self.seg_count)
-        if self.reader:
-            for code, message in self.reader:
-                walker.file("seg", code, message)
-            self.reader = []
-        if tag == "SE":
-            walker.cursor = None
-        if not found.accept(elements):  # plainly valid segments need no closer look
-            _check_segment(walker, found, seg, self.tables.icvn)
-
     def _reader_errors(self, seg: Segment) -> list[tuple[str, str]]:
         """What pyx12's reader reports on a segment: trailing separators, HL numbering
-        (:meth:`_walk` skips the call for the common case, where there is nothing)."""
+        (:meth:`add` skips the call for the common case, where there is nothing)."""
         elements = seg.elements
         component = self.component
         out: list[tuple[str, str]] = []
