@@ -47,6 +47,7 @@ import io
 from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
 
@@ -69,6 +70,7 @@ from gateway.x12.model import (
 SERVICE_SEGMENTS = frozenset({"ISB", "ISE", "TA1", "TA3"})
 #: The segments that open or close an envelope; every other segment is content.
 _ENVELOPE_TAGS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
+_TAG = itemgetter(0)  # a Segment's tag
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,11 @@ Event = (
 
 
 class _OpenGroup:
-    __slots__ = ("control_numbers", "header", "issues", "set_count")
+    __slots__ = ("control_numbers", "functional_id", "header", "issues", "set_count")
 
     def __init__(self, header: Segment, issues: list[EnvelopeIssue]) -> None:
         self.header = header
+        self.functional_id = header.text(1)  # GS01, checked against every ST01
         self.issues = issues
         self.set_count = 0
         self.control_numbers: set[str] = set()
@@ -190,12 +193,17 @@ class _OpenGroup:
 class _OpenTransaction:
     """The set being read: its body (whole sets) or only a count of it (streaming)."""
 
-    __slots__ = ("body", "count", "header", "issues")
+    __slots__ = ("body", "control_number", "count", "header", "issues")
 
     def __init__(
-        self, header: Segment, issues: list[EnvelopeIssue], body: list[Segment] | None
+        self,
+        header: Segment,
+        control_number: str,
+        issues: list[EnvelopeIssue],
+        body: list[Segment] | None,
     ) -> None:
         self.header = header
+        self.control_number = control_number  # ST02, checked against SE02
         self.issues = issues
         self.body = body
         self.count = 0  # body segments read, when the body is not kept
@@ -212,6 +220,35 @@ class _OpenInterchange:
         self.group_numbers: set[str] = set()
 
 
+def _transaction_read(txn: _OpenTransaction, trailer: Segment | None, at: int) -> TransactionRead:
+    """The event of a set that was just closed, at its SE ``trailer`` or (without one) at
+    offset ``at``, with its SE checks."""
+    header = txn.header
+    body = txn.body
+    if trailer is None:
+        txn.issues.append(
+            EnvelopeIssue("transaction", "2",
+                          f"transaction set {txn.control_number!r} has no SE trailer", at, "SE")
+        )  # fmt: skip
+    else:
+        count = (len(body) if body is not None else txn.count) + 2
+        declared = trailer.text(1)
+        if declared != str(count) and not (declared.isdigit() and int(declared) == count):
+            txn.issues.append(
+                EnvelopeIssue("transaction", "4",
+                              f"SE01 says {declared!r} segments, the set has {count}",
+                              trailer.offset, "SE", "SE01")
+            )  # fmt: skip
+        se02, st02 = trailer.text(2), txn.control_number
+        if se02 != st02:
+            txn.issues.append(
+                EnvelopeIssue("transaction", "3", f"SE02 {se02!r} does not match ST02 {st02!r}",
+                              trailer.offset, "SE", "SE02")
+            )  # fmt: skip
+    segments = tuple(body) if body is not None else ()
+    return TransactionRead(Transaction(header, segments, trailer, tuple(txn.issues)))
+
+
 class _EnvelopeReader:
     """The state machine behind :func:`read_events`."""
 
@@ -224,39 +261,20 @@ class _EnvelopeReader:
 
     # -- closing ---------------------------------------------------------------------
 
-    def close_transaction(self, trailer: Segment | None, at: int) -> Iterator[Event]:
+    def close_transaction(self, trailer: Segment | None, at: int) -> TransactionRead | None:
+        """Close the open set, if any (at its SE ``trailer``, or at ``at`` without one): its
+        event, None when no set is open. A function, not a generator like the other
+        closings, because it runs at every set."""
         txn = self.txn
         if txn is None:
-            return
+            return None
         self.txn = None
-        header = txn.header
-        body = txn.body
-        if trailer is None:
-            txn.issues.append(
-                EnvelopeIssue("transaction", "2",
-                              f"transaction set {header.text(2)!r} has no SE trailer",
-                              at, "SE")
-            )  # fmt: skip
-        else:
-            count = (len(body) if body is not None else txn.count) + 2
-            declared = trailer.text(1)
-            if declared != str(count) and not (declared.isdigit() and int(declared) == count):
-                txn.issues.append(
-                    EnvelopeIssue("transaction", "4",
-                                  f"SE01 says {declared!r} segments, the set has {count}",
-                                  trailer.offset, "SE", "SE01")
-                )  # fmt: skip
-            if trailer.text(2) != header.text(2):
-                txn.issues.append(
-                    EnvelopeIssue("transaction", "3",
-                                  f"SE02 {trailer.text(2)!r} does not match ST02"
-                                  f" {header.text(2)!r}", trailer.offset, "SE", "SE02")
-                )  # fmt: skip
-        segments = tuple(body) if body is not None else ()
-        yield TransactionRead(Transaction(header, segments, trailer, tuple(txn.issues)))
+        return _transaction_read(txn, trailer, at)
 
     def close_group(self, trailer: Segment | None, at: int) -> Iterator[Event]:
-        yield from self.close_transaction(None, at)
+        event = self.close_transaction(None, at)
+        if event is not None:
+            yield event
         group = self.group
         if group is None:
             return
@@ -360,7 +378,7 @@ class _EnvelopeReader:
         issues = []
         st01, st02 = header.text(1), header.text(2)
         expected = FUNCTIONAL_GROUP_OF_SET.get(st01)
-        gs01 = self.group.header.text(1)
+        gs01 = self.group.functional_id
         if expected is not None and expected != gs01:
             issues.append(
                 EnvelopeIssue("transaction", "1",
@@ -375,35 +393,56 @@ class _EnvelopeReader:
             )  # fmt: skip
         self.group.control_numbers.add(st02)
         self.group.set_count += 1
-        self.txn = _OpenTransaction(header, issues, [] if self.whole_sets else None)
+        self.txn = _OpenTransaction(header, st02, issues, [] if self.whole_sets else None)
 
     # -- driving ---------------------------------------------------------------------
 
     def read(self, lexer: Lexer) -> Iterator[Event]:
         """The events of the segments of ``lexer``, as :func:`read_events` describes.
 
-        The body of an open set (the bulk of any input) takes the short way: one set
-        lookup, then an append to the set's body (or one SegmentRead when streaming);
-        envelope segments and segments outside any set go through :meth:`envelope`.
+        The lexer's segments come in lists (see :meth:`Lexer.batches`). The body of an
+        open set (the bulk of any input) takes the short way: the envelope segments of a
+        list are found in one pass over its tags, and the run of segments between two of
+        them is added to the set's body in one ``extend`` (or one SegmentRead each when
+        streaming); envelope segments and segments outside any set go through
+        :meth:`envelope`.
         """
-        envelope_tags = _ENVELOPE_TAGS
-        new = tuple.__new__
+        is_envelope = _ENVELOPE_TAGS.__contains__
         body: list[Segment] | None = None  # the open set's body, when it is kept
         txn: _OpenTransaction | None = None  # the open set
         try:
-            for segment in lexer.segments():
-                tag = segment.tag
-                if tag in envelope_tags:
-                    yield from self.envelope(segment, tag, lexer)
+            for batch in lexer.batches():
+                # True at each envelope segment of the list: the runs between are content.
+                marks = list(map(is_envelope, map(_TAG, batch)))
+                end = len(batch)
+                at = 0
+                while at < end:
+                    try:
+                        envelope_at = marks.index(True, at)
+                    except ValueError:
+                        envelope_at = end
+                    if at < envelope_at:
+                        if body is not None:
+                            body += batch[at:envelope_at]
+                        else:
+                            yield from self.content(batch[at:envelope_at], txn)
+                    if envelope_at == end:
+                        break
+                    segment = batch[envelope_at]
+                    tag = segment[0]
+                    # The ST and SE of every set take the short way; see envelope().
+                    if tag == "SE" and txn is not None:
+                        self.txn = None
+                        yield _transaction_read(txn, segment, segment[2])
+                    elif tag == "ST" and txn is None and self.group is not None:
+                        self.open_transaction(segment)
+                        if not self.whole_sets:
+                            yield TransactionStart(segment)
+                    else:
+                        yield from self.envelope(segment, tag, lexer)
                     txn = self.txn
                     body = txn.body if txn is not None else None
-                elif body is not None:
-                    body.append(segment)
-                elif txn is not None:
-                    txn.count += 1
-                    yield new(SegmentRead, (segment,))
-                else:
-                    self.outside(segment)
+                    at = envelope_at + 1
         except X12SyntaxError as exc:
             yield DocumentIssue(
                 EnvelopeIssue("document", "022" if exc.segment else "024", exc.message,
@@ -411,6 +450,18 @@ class _EnvelopeReader:
             )  # fmt: skip
             return
         yield from self.close_interchange(None, lexer.offset)
+
+    def content(self, segments: list[Segment], txn: _OpenTransaction | None) -> Iterator[Event]:
+        """Events of non-envelope segments read while no set body is kept: one SegmentRead
+        each inside a streamed set, none outside a set (see :meth:`outside`)."""
+        if txn is not None:
+            txn.count += len(segments)
+            new = tuple.__new__
+            for segment in segments:
+                yield new(SegmentRead, (segment,))
+        else:
+            for segment in segments:
+                self.outside(segment)
 
     def envelope(self, segment: Segment, tag: str, lexer: Lexer) -> Iterator[Event]:
         """Events of an ISA, IEA, GS, GE, ST or SE segment."""
@@ -432,7 +483,9 @@ class _EnvelopeReader:
                 return
             yield from self.close_group(segment, segment.offset)
         elif tag == "ST":
-            yield from self.close_transaction(None, segment.offset)
+            event = self.close_transaction(None, segment.offset)
+            if event is not None:
+                yield event
             if self.group is None:
                 self.orphan(segment, "a functional group (ST without GS)")
                 return
@@ -440,7 +493,8 @@ class _EnvelopeReader:
             if not self.whole_sets:
                 yield TransactionStart(segment)
         elif self.txn is not None:  # SE
-            yield from self.close_transaction(segment, segment.offset)
+            txn, self.txn = self.txn, None
+            yield _transaction_read(txn, segment, segment.offset)
         else:
             self.outside(segment)
 

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import accumulate, pairwise, repeat, tee
+from operator import add
 from typing import BinaryIO
 
 from gateway.errors import X12SyntaxError
@@ -174,6 +176,9 @@ class Lexer:
         #: The last ISA read, and the problems found in its fields.
         self.isa: Segment | None = None
         self.isa_issues: tuple[EnvelopeIssue, ...] = ()
+        # Of the last list of segments cut from a uniform layout (see batches): the bytes
+        # from the end of one segment's terminator to the start of the next.
+        self._gap = 0
 
     # -- buffer management ---------------------------------------------------------------
 
@@ -303,18 +308,44 @@ class Lexer:
         """Yield every segment of the stream; raises X12SyntaxError where reading must stop.
 
         While a segment is being handled (before the next one is asked for), ``delimiters``
-        are those in force for it, and when it is ``isa``, ``isa_issues`` are its problems.
+        are those in force for it, when it is ``isa``, ``isa_issues`` are its problems, and
+        ``offset`` is just after it (after its terminator). The segments are those of
+        :meth:`batches`, one at a time.
+        """
+        for batch in self.batches():
+            if len(batch) > 1:
+                # A batch of more than one segment has one layout: each next segment
+                # starts ``_gap`` bytes after the end of the one before.
+                end, gap = self._pos, self._gap + self._base
+                for segment, following in pairwise(batch):
+                    self._pos = following[2] - gap
+                    yield segment
+                self._pos = end
+            yield batch[-1]
 
-        Inside an interchange, every segment the buffer holds whole is cut by one ``split``
-        of the buffer, decoded as Latin-1 so that one character is one byte (the delimiters
-        are ASCII, checked in :meth:`_read_isa`) and offsets stay byte offsets; a segment
-        holding bytes above 0x7F is then decoded again as UTF-8 with surrogate escapes, as
-        :func:`split_segment` does. The result is exactly that of reading one segment at a
-        time: blanks before a segment skipped (never a delimiter), CR/LF before a terminator
-        dropped unless CR or LF is the terminator, blank lines dropped where a line break is
-        the terminator, an ISA recognised at the start of any segment (an interchange
-        without IEA), ``max_segment`` enforced per segment, the last segment read without
-        its terminator.
+    def batches(self) -> Iterator[list[Segment]]:
+        """Yield every segment of the stream in lists (never empty), in input order; raises
+        X12SyntaxError where reading must stop.
+
+        While a list is being handled (before the next one is asked for), ``delimiters``
+        are those in force for all its segments, and ``offset`` is just after its last
+        segment. An ISA always comes alone, as ``[isa]``, with ``isa_issues`` its problems.
+
+        Inside an interchange, the segments the buffer holds whole are cut by splitting
+        the whole buffer, decoded as Latin-1 so that one character is one byte (the
+        delimiters are ASCII, checked in :meth:`_read_isa`) and offsets stay byte offsets;
+        a segment holding bytes above 0x7F is then decoded again as UTF-8 with surrogate
+        escapes, as :func:`split_segment` does. The result is exactly that of reading one
+        segment at a time: blanks before a segment skipped (never a delimiter), CR/LF
+        before a terminator dropped unless CR or LF is the terminator, blank lines dropped
+        where a line break is the terminator, an ISA recognised at the start of any segment
+        (an interchange without IEA), ``max_segment`` enforced per segment, the last
+        segment read without its terminator.
+
+        The usual buffer (ASCII, simple elements, the same layout after every terminator:
+        nothing, CR, LF or CRLF) is cut into one list with no per-segment Python code (see
+        :func:`_uniform_pieces`); any other text is read one segment at a time, in lists
+        of one.
         """
         if self._fill(len(BOM)) and self._buf.startswith(BOM):
             self._pos += len(BOM)
@@ -327,7 +358,7 @@ class Lexer:
         term_byte = b""
         line_break = False
         limit = self._max
-        retry = False  # read the rest of the text with every case considered
+        retry = False  # read the rest of the text one segment at a time
         isa_ahead = False  # an ISA was found at the read position
         while self._skip_space(delims):
             empty = False
@@ -345,7 +376,7 @@ class Lexer:
                 # Never empty: the element separator is not a blank (checked in _read_isa).
                 blanks = "".join(sorted(_SPACE - set(delims.all())))
                 line_break = term in "\r\n"
-                yield segment
+                yield [segment]
                 continue
             buf, pos = self._buf, self._pos
             last = buf.rfind(term_byte, pos)
@@ -362,7 +393,7 @@ class Lexer:
                 segment = split_segment(buf[pos:], delims, start)
                 if line_break and not segment.tag and not segment.elements:
                     continue
-                yield segment
+                yield [segment]
                 if segment.tag == "IEA":
                     delims = None
                 continue
@@ -371,31 +402,38 @@ class Lexer:
             # What cannot occur in the whole text is not looked for in each segment.
             simple = comp not in text and (rep is None or rep not in text)
             careful = line_break or len(text) > limit or not text.isascii()
+            at = base + pos  # absolute offset of the next piece
+            if not (retry or careful) and simple:
+                joint = _joint(text, term)
+                # Up to the first IEA or ISA (read one at a time below, after this list).
+                cut = _envelope_cut(text, joint)
+                pieces = _uniform_pieces(text[:cut], joint, blanks) if cut else None
+                if pieces is not None:
+                    starts = accumulate(map(add, map(len, pieces), repeat(len(joint))), initial=at)
+                    # Each piece split into a list, handed twice (tee) to zip, which takes
+                    # from its arguments in order: the first pops the tag off the list,
+                    # the second makes a tuple of the elements left. Segment(tag,
+                    # elements, start) is then built from zip's tuple, all without a
+                    # Python step per segment.
+                    tags, elements = tee(map(str.split, pieces, repeat(sep)))
+                    batch = list(map(new, repeat(Segment), zip(
+                        map(list.pop, tags, repeat(0)),
+                        map(tuple, elements),
+                        starts,  # one more than the pieces: the end of the last
+                        strict=False,
+                    )))  # fmt: skip
+                    del pieces  # not held while the list is handled
+                    self._gap = len(joint) - len(term)
+                    if cut < len(text):
+                        self._pos = pos + cut + len(term)
+                        retry = True
+                    else:
+                        self._pos = last + 1
+                    yield batch
+                    continue
+            retry = False
             # CR/LF before a terminator are layout (amazon-x12.md section 9).
             crlf = not line_break and ("\n" in text or "\r" in text)
-            at = base + pos  # absolute offset of the next piece
-            if simple and not careful and not retry:
-                # The usual case, kept short: every segment ASCII, shorter than the limit,
-                # of simple elements, with no line break for terminator. At an IEA, an
-                # ISA or an odd (long) tag, the rest of the text is read again below.
-                for piece in text.split(term):
-                    at += len(piece) + 1
-                    value = piece.lstrip(blanks)
-                    start = at - 1 - len(value)
-                    if crlf:
-                        value = value.rstrip("\r\n")
-                    parts = value.split(sep)
-                    tag = parts.pop(0)
-                    if tag in _IEA_ISA or len(tag) > 3:
-                        self._pos = start - base
-                        retry = True
-                        break
-                    self._pos = at - base
-                    yield new(Segment, (tag, tuple(parts), start))
-                else:
-                    self._pos = last + 1
-                continue
-            retry = False
             for piece in text.split(term):
                 at += len(piece) + 1
                 value = piece.lstrip(blanks)
@@ -431,13 +469,13 @@ class Lexer:
                         isa_ahead = True
                         break
                     self._pos = at - base
-                    yield new(Segment, (tag, elements, start))
+                    yield [new(Segment, (tag, elements, start))]
                     if tag == "IEA":
                         delims = None  # after an IEA, only an ISA may follow
                         break
                     continue
                 self._pos = at - base
-                yield new(Segment, (tag, elements, start))
+                yield [new(Segment, (tag, elements, start))]
             else:
                 self._pos = last + 1
         if empty:
@@ -459,6 +497,53 @@ class Lexer:
 
 
 _IEA_ISA = frozenset({"IEA", "ISA"})
+
+
+def _joint(text: str, term: str) -> str:
+    """The terminator and the line break after the first terminator of ``text`` (CRLF, LF,
+    CR or nothing): what separates its segments if every terminator is followed alike."""
+    first = text.find(term) + 1
+    if first:
+        for layout in ("\r\n", "\n", "\r"):
+            if text.startswith(layout, first):
+                return term + layout
+    return term
+
+
+def _uniform_pieces(text: str, joint: str, blanks: str) -> list[str] | None:
+    """``text`` split on ``joint`` when that cuts exactly its segments, None otherwise.
+
+    Exactly: every terminator is followed by the same line break (the rest of ``joint``),
+    CR and LF occur nowhere else (so none precedes a terminator), and no blank follows
+    ``joint`` (so no segment starts with one). Checked on the pieces joined, where a
+    character is found by ``memchr``; the blank after a joint is searched for only when the
+    pieces hold that blank at all.
+    """
+    pieces = text.split(joint)
+    joined = "".join(pieces)
+    if joint[0] in joined or "\r" in joined or "\n" in joined:
+        return None
+    if any(blank in joined and joint + blank in text for blank in blanks):
+        return None
+    return pieces
+
+
+def _envelope_cut(text: str, joint: str) -> int:
+    """Where the first segment tagged (or starting) ISA or IEA starts in ``text`` split on
+    ``joint``, less the joint; ``len(text)`` when there is none. The segments before it are
+    read as one list, that one and the rest one at a time (an IEA ends the interchange; an
+    ISA may bring other delimiters). One scan for both: segments starting with I are few.
+    """
+    if text.startswith(("ISA", "IEA")):
+        return 0
+    probe = joint + "I"
+    found = text.find(probe)
+    while found >= 0:
+        after = found + len(probe)
+        if text.startswith(("SA", "EA"), after):
+            return found
+        found = text.find(probe, after)
+    return len(text)
 
 
 def _starts_isa(text: str) -> bool:

@@ -32,6 +32,7 @@ from gateway.x12 import (
     parse,
     read_events,
 )
+from gateway.x12.envelope import _EnvelopeReader
 from gateway.x12.lexer import BOM, split_segment
 from tests.x12text import isa
 
@@ -397,15 +398,16 @@ PIECES = [
     b"ISA", b"ISA*", b"ISA|", b"ISAB", b"IEA", b"IEA*1*000000001~", b"\xc3\xa9", b"\xff",
     b"\x85", b"A" * 90, valid()[:106], second_interchange()[:106],
 ]  # fmt: skip
+#: Up to six edits of a base input: at a position, 0 to 2 bytes replaced by a piece.
+EDITS = st.lists(
+    st.tuples(st.integers(0, 100_000), st.integers(0, 2), st.sampled_from(PIECES)), max_size=6
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     base=st.sampled_from(range(len(BASES))),
-    edits=st.lists(
-        st.tuples(st.integers(0, 100_000), st.integers(0, 2), st.sampled_from(PIECES)),
-        max_size=6,
-    ),
+    edits=EDITS,
     chunk=st.sampled_from([1, 2, 5, 106, 333, 1 << 16]),
     limit=st.sampled_from([3, 40, 100, 1 << 20]),
 )
@@ -455,3 +457,51 @@ def test_max_segment_is_enforced_at_the_same_byte(delta, where, joiner):
         expected = lexed(OneSegmentAtATime(io.BytesIO(data), **options))
         assert isinstance(expected[1], tuple) == (delta < 0)
         assert lexed(Lexer(io.BytesIO(data), **options)) == expected
+
+
+# -- the envelope reader over lists of segments ----------------------------------------------
+
+
+class OneListPerSegment(OneSegmentAtATime):
+    """The lists of the reference reader: each segment alone in its list."""
+
+    def batches(self):
+        for segment in self.segments():
+            yield [segment]
+
+
+def events_read(lexer: Lexer, whole_sets: bool) -> str:
+    """The events of ``lexer``, every field shown (offsets and set issues included)."""
+    return repr(list(_EnvelopeReader(whole_sets=whole_sets).read(lexer)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.sampled_from(range(len(BASES))),
+    edits=EDITS,
+    chunk=st.sampled_from([5, 333, 1 << 16]),
+    whole_sets=st.booleans(),
+)
+def test_events_of_lists_of_segments_are_those_of_one_segment_at_a_time(
+    base, edits, chunk, whole_sets
+):
+    """The reader takes the lexer's lists (envelope segments found per list, body runs
+    added at once) exactly as it takes one segment at a time."""
+    data = bytearray(BASES[base])
+    for position, width, replacement in edits:
+        at = position % (len(data) + 1)
+        data[at : at + width] = replacement
+    expected = events_read(OneListPerSegment(io.BytesIO(bytes(data)), chunk_size=chunk), whole_sets)
+    assert events_read(Lexer(io.BytesIO(bytes(data)), chunk_size=chunk), whole_sets) == expected
+
+
+@pytest.mark.parametrize("layout", ["", "\n", "\r\n", "\r", "\n\n", " \n", "\n ", "\r\r\n"])
+def test_every_layout_after_terminators_reads_as_one_segment_at_a_time(layout):
+    """Uniform layouts take the one-split path, the others the per-segment one; both read
+    what a reader of one segment at a time reads, in either mode."""
+    data = valid(layout)
+    expected = lexed(OneSegmentAtATime(io.BytesIO(data)))
+    assert lexed(Lexer(io.BytesIO(data))) == expected
+    for whole_sets in (True, False):
+        expected_events = events_read(OneListPerSegment(io.BytesIO(data)), whole_sets)
+        assert events_read(Lexer(io.BytesIO(data)), whole_sets) == expected_events
