@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 BASE := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The reliability battery T1..T14 of ../shared/reliability.md at full scale, on SQLite and
+# PostgreSQL (every test marked battery; `make test` runs the same tests at the CI scale);
+# writes reliability-report.md from the figures each test records (tests/reliability/).
+reliability: $(STAMP)
+	rm -f .reliability.jsonl
+	start=$$(date +%s); \
+	ACORN_BATTERY_SCALE=full ACORN_BATTERY_REPORT=$(CURDIR)/.reliability.jsonl \
+	  $(BIN)/python -m pytest -m battery -p no:cacheprovider; status=$$?; \
+	$(BIN)/python -m tests.reliability.report .reliability.jsonl reliability-report.md \
+	  --seconds $$(( $$(date +%s) - start )) || status=1; \
+	exit $$status
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis demo
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis demo .reliability.jsonl
