@@ -54,17 +54,23 @@ PO_FIELD = "CANARYPOFIELD4F2A9B"
 
 
 @pytest.mark.battery("T8")
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
 def test_no_secret_reaches_a_log_an_output_or_the_database(
-    tmp_path: Path, battery: Battery
+    tmp_path: Path, battery: Battery, database: str
 ) -> None:
-    name, url = create_postgres_database()
-    try:
-        inputs, tracebacks = _run_with_canaries(
-            tmp_path, url.replace("postgres@", f"postgres:{DATABASE_PASSWORD}@"))
-    finally:
-        drop_postgres_database(name)
-    battery.record(inputs, unhandled_exceptions=tracebacks, database="postgresql",
-                   what="AS2 posts and API calls at DEBUG", canaries=len(CANARIES) + 4,
+    """On PostgreSQL the database password is a canary too (in the URL of the
+    configuration); SQLite has none."""
+    if database == "sqlite":
+        inputs, tracebacks = _run_with_canaries(tmp_path, f"sqlite:///{tmp_path / 'acorn.db'}")
+    else:
+        name, url = create_postgres_database()
+        try:
+            inputs, tracebacks = _run_with_canaries(
+                tmp_path, url.replace("postgres@", f"postgres:{DATABASE_PASSWORD}@"))
+        finally:
+            drop_postgres_database(name)
+    battery.record(inputs, unhandled_exceptions=tracebacks, what="AS2 posts and API calls at "
+                   "DEBUG", canaries=len(CANARIES) + 4 + (database == "postgresql"),
                    canaries_leaked=0)  # fmt: skip
 
 
