@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from tests.pipeline.pipeline_sim import (
     read_store,
     visible_files,
 )
+from tests.reliability.battery import Battery, count_tracebacks
 
 FILES = 500
 KINDS = ("855", "856", "810")
@@ -44,9 +46,13 @@ TYPE_OF = {"855": "po_acknowledgment", "856": "ship_notice", "810": "invoice"}
 LOOP_TIMEOUT = 420  # seconds per loop; a pass that hangs fails the test, never blocks it
 
 
+@pytest.mark.battery("T13")
 def test_two_process_loops_on_one_postgresql_handle_each_file_exactly_once(
-    tmp_path: Path, postgresql_url: str
+    tmp_path: Path, postgresql_url: str, battery: Battery
 ) -> None:
+    """Two ``acorn process`` loops started together on one PostgreSQL database share 500
+    850 files and 500 ERP exports: each handled exactly once, the work really shared, the
+    control numbers exactly 1..N (reliability.md T13 without a kill)."""
     home = make_home(tmp_path / "home", postgresql_url)
     amazon, erp = AmazonPartner(home, seed=13), Erp(home)
 
@@ -81,11 +87,13 @@ def test_two_process_loops_on_one_postgresql_handle_each_file_exactly_once(
             results[index] = exc
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(2)]
+    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(LOOP_TIMEOUT + 30)
     assert not any(t.is_alive() for t in threads), "a loop did not finish"
+    seconds = time.monotonic() - started
 
     totals: Counter[str] = Counter()
     worked = []
@@ -153,6 +161,22 @@ def test_two_process_loops_on_one_postgresql_handle_each_file_exactly_once(
     assert Counter(view.sent_order) == Counter(i["exchange_id"] for i in outbound)
     assert set(Counter(view.sent_order).values()) == {1}
     assert list(home.from_us.iterdir()) == []
+    stored = Counter(e.file_name for e in view.exchanges if e.direction == "in")
+    battery.record(
+        2 * FILES,
+        lost=sum(1 for n in inbound_names if inbound[(n, "delivered")] == 0)
+        + sum(1 for n in exported if n not in exports),
+        delivered_twice=sum(c - 1 for c in stored.values())
+        + sum(c - 1 for c in delivered.values())
+        + sum(c - 1 for c in Counter((f.receiver, f.isa13) for f in received).values()),
+        unhandled_exceptions=count_tracebacks(*(r.stderr for runs in results for r in runs)),
+        database="postgresql",
+        what=f"2 acorn process loops, {FILES} 850 files + {FILES} ERP exports, no kill",
+        seconds=round(seconds, 3),
+        passes=[len(runs) for runs in results],
+        work_per_loop=worked,
+        isa13_checked=len(isa13),
+    )
 
 
 def test_an_export_filed_away_by_the_other_instance_mid_scan_is_skipped(

@@ -20,6 +20,11 @@ are permanent; refused connections, timeouts, stalls and dropped sessions raise
 :class:`gateway.errors.RetryableTransportError`. After any error the session is dropped and
 the next call connects afresh. The object holds only a cached session and, for the settle
 check, what the previous listing saw; everything that matters is at the partner.
+
+Threads: ``acorn run``'s jobs (the poll and the send of one partner) share one transport, and
+so one SSH session. paramiko's SFTP client is not safe for concurrent requests on one channel
+(replies are taken by the wrong caller: timeouts, dropped sessions, stale ``.part`` files), so
+each operation holds the transport's lock from the session's lookup to its last request.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import os
 import posixpath
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,6 +217,8 @@ class SftpTransport:
         self.settings = settings
         self._environ = environ
         self._sessions: dict[str, _Session] = {}
+        #: One operation at a time on the shared sessions (see the module docstring).
+        self._lock = threading.RLock()
         self._previous: dict[str, tuple[int, int]] = {}
         self.inbox = posixpath.normpath(settings.inbox)
         self.outbox = posixpath.normpath(settings.outbox)
@@ -230,9 +238,10 @@ class SftpTransport:
         self.close()
 
     def close(self) -> None:
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -321,7 +330,12 @@ class SftpTransport:
     @contextmanager
     def _using(self, endpoint: SftpEndpoint, action: str) -> Iterator[paramiko.SFTPClient]:
         """The SFTP client of ``endpoint``; any error that is not a plain SFTP status (a
-        timeout, a dropped connection) drops the session and is re-raised typed."""
+        timeout, a dropped connection) drops the session and is re-raised typed. The
+        transport's lock is held throughout: one operation at a time per transport."""
+        with self._lock:
+            yield from self._used(endpoint, action)
+
+    def _used(self, endpoint: SftpEndpoint, action: str) -> Iterator[paramiko.SFTPClient]:
         session = self._session(endpoint)
         try:
             yield session.sftp
@@ -406,19 +420,21 @@ class SftpTransport:
 
     @staticmethod
     def _read(sftp: paramiko.SFTPClient, path: str, cap: int, size: int | None = None) -> bytes:
-        """The whole file, at most ``cap`` bytes (TransportError beyond)."""
+        """The whole file, at most ``cap`` bytes (TransportError beyond). Gathered in a
+        BytesIO, whose ``getvalue()`` hands its buffer over without a copy: the peak is
+        about the file's size once (a bytearray then ``bytes()`` held it two to three times)."""
         with sftp.open(path, "rb") as remote:
             if size:
                 remote.prefetch(size, max_concurrent_requests=64)
-            buffer = bytearray()
+            buffer = io.BytesIO()
             while True:
                 chunk = remote.read(_CHUNK)
                 if not chunk:
                     break
-                buffer += chunk
-                if len(buffer) > cap:
+                buffer.write(chunk)
+                if buffer.tell() > cap:
                     raise PermanentTransportError(f"{path!r}: larger than {cap} bytes; refused")
-        return bytes(buffer)
+        return buffer.getvalue()
 
     def _listing(self, sftp: paramiko.SFTPClient) -> list[paramiko.SFTPAttributes]:
         entries = []
