@@ -12,6 +12,13 @@ After a crash anywhere, running again is enough: a ``pending`` row is staged aga
 still there, and otherwise it was published already (the ERP may even have taken it), so
 it is only marked. The ERP therefore never sees a file twice, nor a half-written one
 (reliability.md G1, G2; T3 C5/C6).
+
+A purchase order is written under a name that :func:`gateway.transports.safe_name` accepts:
+the name recorded with it, or, when that one is unsafe (a PO number holding ``/``, ``..``,
+``\\`` or a control character, T6), the name :func:`gateway.transports.derive_safe_name`
+derives from it, the same on every attempt. Inbound processing records the derived name
+already; deriving here too keeps a row recorded before that from failing on every pass and
+never leaving ``delivering``. The JSON holds the PO number as the partner sent it.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from pathlib import Path
 from gateway.crashpoints import crashpoint
 from gateway.errors import TransportError
 from gateway.pipeline.context import Pipeline
-from gateway.transports import publish_file, stage_file
+from gateway.transports import derive_safe_name, publish_file, stage_file
 
 
 def deliver(pipeline: Pipeline) -> int:
@@ -49,7 +56,7 @@ def _deliver_exchange(pipeline: Pipeline, exchange_id: int, inbox: Path) -> int:
         documents = [d for d in tx.documents(type="purchase_order", states=["pending", "staged"])
                      if d.exchange_id == exchange_id]  # fmt: skip
     for document in documents:
-        name = document.delivery_name or f"{document.partner}-{document.id}.json"
+        name = derive_safe_name(document.delivery_name or f"{document.partner}-{document.id}.json")
         if document.state == "pending":
             stage_file(inbox, name, document.body.encode("utf-8"))
             crashpoint("delivery.staged")

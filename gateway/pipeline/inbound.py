@@ -37,6 +37,7 @@ from gateway.pipeline.alerts import (
 from gateway.pipeline.context import Pipeline
 from gateway.pipeline.outgoing import allocate, record_outbound
 from gateway.store import ExchangeRecord, GroupRecord, NewDocument, NewTransaction, Repository
+from gateway.transports import derive_safe_name
 from gateway.validation import (
     GroupReport,
     InterchangeReport,
@@ -46,7 +47,7 @@ from gateway.validation import (
     ta1_code,
     validate_document,
 )
-from gateway.x12 import FunctionalGroup, Interchange, Transaction
+from gateway.x12 import FunctionalGroup, Interchange, Transaction, X12Document
 
 #: How many findings the reason of an exchange lists at most.
 _MAX_REASONS = 20
@@ -136,13 +137,29 @@ def _process_in_savepoint(pipeline: Pipeline, tx: Repository, exchange: Exchange
         return False
     except (AcornError, ValueError, LookupError) as exc:
         # Every input ends in a terminal state (reliability.md G3): what the pipeline
-        # cannot process is quarantined with the reason, never left to crash again.
+        # cannot process is quarantined with the reason, never left to crash again. The
+        # reason adds what validation found, located (T4), when it got that far; a NUL is
+        # written visibly (PostgreSQL stores no NUL in text).
+        where = "; ".join(getattr(exc, "__notes__", ()))
+        if not where:  # raised where the report was out of reach (the savepoint's flush)
+            data = tx.payload(exchange.id)
+            where = _reason(validate_document(data, name=exchange.file_name,
+                                              engine=pipeline.engine)[0]) or ""  # fmt: skip
+        detail = _visible(str(exc) + (f" (input: {where})" if where else ""))
         with tx.savepoint():
-            reason = f"cannot process: {type(exc).__name__}: {exc}"
+            reason = f"cannot process: {type(exc).__name__}: {detail}"
             tx.set_state(exchange.id, "quarantined", reason=reason)
-            tx.event(exchange.id, "quarantined", reason=str(exc))
+            tx.event(exchange.id, "quarantined", reason=detail)
             _inbound_alert(tx, exchange, "quarantined", reason)
     return True
+
+
+def _visible(text: str) -> str:
+    """``text`` fit for any database: each NUL written ``\\x00`` (PostgreSQL stores no NUL
+    in text) and each character UTF-8 cannot encode (a lone surrogate standing for an
+    undecodable input byte) written as its escape."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
 
 
 def _process_one(pipeline: Pipeline, tx: Repository, exchange: ExchangeRecord) -> None:
@@ -150,6 +167,20 @@ def _process_one(pipeline: Pipeline, tx: Repository, exchange: ExchangeRecord) -
     data = tx.payload(exchange.id)
     # One reading gives both the report and the tree (issue 10: no second parse).
     report, tree = validate_document(data, name=exchange.file_name, engine=pipeline.engine)
+    try:
+        _record(pipeline, tx, partner, exchange, report, tree)
+    except (AcornError, ValueError, LookupError) as exc:
+        where = _reason(report)
+        if where:
+            exc.add_note(where)  # the quarantine reason says where the input is broken (T4)
+        raise
+
+
+def _record(
+    pipeline: Pipeline, tx: Repository, partner: Partner, exchange: ExchangeRecord,
+    report: ValidationReport, tree: X12Document,
+) -> None:  # fmt: skip
+    """Record what validation found and set the exchange's state."""
     if not tree.interchanges:
         reason = "; ".join(f.message for f in report.findings) or "no interchange"
         tx.set_state(exchange.id, "quarantined", reason=f"not X12: {reason}")
@@ -207,7 +238,7 @@ def _reason(report: ValidationReport) -> str | None:
         located.append(f"{where}: {finding.message}")
     if len(errors) > _MAX_REASONS:
         located.append(f"and {len(errors) - _MAX_REASONS} more")
-    return "; ".join(located) or None
+    return _visible("; ".join(located)) or None
 
 
 def _final_state(outcomes: list[str], document_problem: bool) -> str:
@@ -422,6 +453,14 @@ class _PurchaseOrders:
             name = (f"{self._partner}-{order.po_number}-{source.interchange_control_number}"
                     f"-{source.transaction_control_number}.json")  # fmt: skip
             self._events.append(("po_repeated", {"po": order.po_number}, None))
+        # A PO number is partner data: BEG03 may hold "/", "..", "\\" (valid X12). The order
+        # still goes to the ERP, under a safe name derived from it (reliability.md T6; the
+        # JSON keeps the PO number as sent), and the operators see which name it got.
+        safe = derive_safe_name(name)
+        if safe != name:
+            self._events.append(("delivery_name_derived",
+                                 {"po": order.po_number, "name": safe}, None))  # fmt: skip
+            name = safe
         self._on_file.add(order.po_number)
         self._events.append(("purchase_order_read", {"po": order.po_number},
                              len(self._documents)))  # fmt: skip

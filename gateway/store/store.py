@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
@@ -329,11 +329,19 @@ class Repository(OperatorQueries):
         """A part of this transaction that can fail alone: when the block raises, what it
         wrote (and the events it recorded for the log) is rolled back to the SAVEPOINT and
         the exception goes on; the rest of the transaction stays. Lets one transaction
-        carry the work of several inputs, each all or nothing (group commit)."""
+        carry the work of several inputs, each all or nothing (group commit).
+
+        A value the database refuses (``DataError``: a NUL character in a text column,
+        which PostgreSQL never stores while SQLite does, T4) is raised as
+        :class:`StoreError`, so the caller can quarantine that one input instead of failing
+        the whole pass on it, pass after pass."""
         recorded = len(self.recorded)
         try:
             with self._s.begin_nested():
                 yield self
+        except DataError as exc:
+            del self.recorded[recorded:]
+            raise StoreError(f"the database refused a value: {exc.orig}") from exc
         except BaseException:
             del self.recorded[recorded:]
             raise

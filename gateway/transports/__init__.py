@@ -10,6 +10,7 @@ from gateway.transports.base import Incoming, Outgoing, Receipt, Transport
 from gateway.transports.files import (
     claim_file,
     contained,
+    derive_safe_name,
     ensure_dir,
     move_file,
     publish_file,
@@ -33,6 +34,7 @@ __all__ = [
     "Transport",
     "claim_file",
     "contained",
+    "derive_safe_name",
     "ensure_dir",
     "move_file",
     "publish_file",

@@ -36,6 +36,7 @@ import ctypes
 import errno
 import hashlib
 import os
+import re
 import stat
 import sys
 import time
@@ -104,6 +105,37 @@ def safe_name(name: str) -> str:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise UnsafeNameError(name, f"longer than {MAX_NAME_BYTES} bytes in UTF-8")
     return name
+
+
+#: What a derived name keeps of the original: ASCII letters, digits, ``-`` and ``_``.
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_-]+")
+_SIMPLE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+
+
+def derive_safe_name(name: str) -> str:
+    """``name`` itself when :func:`safe_name` accepts it; otherwise a safe name derived from
+    it, the same every time (so a retry after a crash stages and publishes the same file).
+
+    For names built from partner data, such as the ERP file of a purchase order named after
+    its PO number (BEG03 may hold ``/``, ``..``, ``\\``: valid X12, hostile as a path, T6):
+    the order must still reach the ERP, under a name that cannot leave the folder. A derived
+    name keeps the ASCII letters, digits, ``-`` and ``_`` of the original (every other run of
+    characters becomes one ``_``, at most 100 kept), then ``-`` and the first 12 hex digits of
+    the SHA-256 of the original (so two different originals never share a derived name), then
+    the original's suffix when it is a plain one such as ``.json``: ``amazon-../../x.json``
+    becomes ``amazon-_x-<12 hex>.json``.
+    """
+    try:
+        return safe_name(name)
+    except UnsafeNameError:
+        pass
+    text = name if isinstance(name, str) else repr(name)
+    match = _SIMPLE_SUFFIX.search(text)
+    suffix = match.group(0) if match and match.group(0) not in RESERVED_SUFFIXES else ""
+    stem = text[: len(text) - len(suffix)]
+    kept = _UNSAFE_RUN.sub("_", stem).strip("_")[:100] or "file"
+    digest = sha256_of(text.encode("utf-8", "surrogatepass"))[:12]
+    return safe_name(f"{kept}-{digest}{suffix}")
 
 
 def resolve_root(directory: str | os.PathLike[str]) -> Path:

@@ -17,6 +17,7 @@ instead: a 997 cannot acknowledge groups of an interchange the receiver did not 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from gateway.errors import X12WriteError
@@ -43,15 +44,23 @@ from gateway.x12 import (
 
 #: AK404 holds at most 99 characters (element 725).
 _BAD_VALUE_MAX = 99
+#: What AK301 (data element 721, ID 2/3) can hold.
+_SEGMENT_ID = re.compile(r"[A-Z0-9]{2,3}")
+#: GS08 of a 997 when the inbound group's GS08 is not a release (``00`` + four digits +
+#: ``0``, e.g. garbled): the release our 997 map is written for.
+_REPLY_RELEASE = "004010"
+_RELEASE = re.compile(r"00[0-9]{4}")
 #: TA105 codes that reject an interchange, most serious first (X12.5 TA1 note codes).
 _TA1_PRIORITY = ("022", "023", "024", "026", "027", "004", "001", "021", "025")
 
 
 def _clean(value: str | None, delimiters: Delimiters) -> str:
-    """A copy of a bad value fit for AK404: no delimiters, no control characters."""
+    """A copy of a bad value fit for AK404 (type AN): no delimiters, no control characters,
+    none of ``^`` and backquote, which AN admits only from 00501 on (T4: a bad value holding
+    them made our 997 fail our own map)."""
     if not value:
         return ""
-    banned = set(delimiters.all())
+    banned = set(delimiters.all()) | {"^", "`"}
     kept = "".join(c for c in value if c not in banned and c.isprintable() and c.isascii())
     return kept[:_BAD_VALUE_MAX]
 
@@ -88,6 +97,10 @@ def _segment_loops(txn: TransactionReport, delimiters: Delimiters) -> list[Segme
             by_segment.setdefault(key, []).append(finding)
     out: list[Segment] = []
     for (position, seg_id), findings in sorted(by_segment.items()):
+        if not _SEGMENT_ID.fullmatch(seg_id[:3]):
+            # AK301 (ID 2/3) cannot name a segment whose tag is unreadable (a delimiter or
+            # control character in it, T4): the AK5 code of the set still reports the error.
+            continue
         loop = next((f.loop for f in findings if f.loop), None) or ""
         seg_codes = list(dict.fromkeys(f.code for f in findings if f.level == "segment"))
         elements = [f for f in findings if f.level == "element"]
@@ -132,6 +145,9 @@ def build_997(
         body.append(Segment("AK5", (STATUS_CODES[txn.status], *txn.set_codes)))
     received = len(group.transactions)
     included = group.declared_sets if group.declared_sets is not None else received
+    if not 0 <= included <= 999_999:
+        # AK902 is N0 1/6: a garbled GE01 (T4) is reported by AK905 5, never echoed.
+        included = received
     body.append(
         Segment("AK9", (STATUS_CODES[group.status], str(included), str(received),
                         str(group.accepted_sets), *group.group_codes))
@@ -142,7 +158,7 @@ def build_997(
         application_sender=gs[2] if len(gs) > 2 else "",
         application_receiver=gs[1] if len(gs) > 1 else "",
         control_number=group_control_number,
-        version=group.version,
+        version=group.version if _RELEASE.fullmatch(group.version or "") else _REPLY_RELEASE,
         transactions=[build_transaction("997", transaction_control_number, body)],
         when=when,
     )

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,11 +112,17 @@ def outside(tmp_path: Path) -> Path:
         "po.json.tmp",
     ],
 )
-def test_safe_name_refuses_traversal_separators_controls_and_overlong_names(name: str) -> None:
+@pytest.mark.battery("T6")
+def test_safe_name_refuses_traversal_separators_controls_and_overlong_names(
+    name: str, battery: Any
+) -> None:
+    """A hostile name is refused with its repr in the message; nothing is written."""
     with pytest.raises(UnsafeNameError) as info:
         safe_name(name)
     assert info.value.value == name
     assert repr(name) in str(info.value)
+    battery.record(1, what="one hostile name given to safe_name", refused=1,
+                   files_outside_root=0)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -319,11 +326,17 @@ def test_claim_never_overwrites_an_earlier_claim_of_the_same_name(root: Path) ->
     assert (root / "ship.json").read_bytes() == b"second"
 
 
-def test_claim_refuses_a_symlink_in_the_watched_folder(root: Path) -> None:
+@pytest.mark.battery("T6")
+def test_claim_refuses_a_symlink_in_the_watched_folder(root: Path, battery: Any) -> None:
+    """A symlink to /etc/passwd in a watched folder is refused, left as it is, never moved."""
     (root / "passwd.json").symlink_to("/etc/passwd")
     with pytest.raises(UnsafePathError, match="symlink"):
         claim_file(root, "passwd.json", "processing")
     assert (root / "passwd.json").is_symlink()
+    moved = [p for p in (root / "processing").iterdir()] if (root / "processing").exists() else []
+    assert moved == []
+    battery.record(1, what="claim of a symlink to /etc/passwd", symlinks_followed=0,
+                   files_outside_root=len(moved))  # fmt: skip
 
 
 def test_claim_refuses_a_processing_directory_that_is_a_symlink(root: Path, outside: Path) -> None:
@@ -447,12 +460,17 @@ def test_stable_files_returns_only_settled_regular_files_sorted(root: Path) -> N
     assert [path.name for path in stable_files(root, 0)] == ["a.json", "b.json", "recent.json"]
 
 
-def test_a_symlink_to_etc_passwd_is_never_returned_nor_read(root: Path) -> None:
+@pytest.mark.battery("T6")
+def test_a_symlink_to_etc_passwd_is_never_returned_nor_read(root: Path, battery: Any) -> None:
+    """A symlink in a watched folder is never listed as a file nor read (O_NOFOLLOW)."""
     (root / "orders.json").symlink_to("/etc/passwd")
     age(root / "orders.json")
-    assert stable_files(root, 0) == []
+    listed = stable_files(root, 0)
+    assert listed == []
     with pytest.raises(UnsafePathError, match="symlink"):
         read_file(root / "orders.json")
+    battery.record(2, what="list and read of a symlink to /etc/passwd",
+                   symlinks_followed=len(listed), files_outside_root=0)  # fmt: skip
 
 
 def test_future_mtime_waits_until_the_clock_passes_it(root: Path) -> None:
@@ -520,9 +538,12 @@ def test_sha256_of_is_hex_sha256() -> None:
 HOSTILE = ["../../etc/x", "/etc/x", "..\\x", "a\0b", "a\nb", "x" * 300, "../x", ".."]
 
 
+@pytest.mark.battery("T6")
 def test_no_operation_with_a_hostile_name_writes_outside_its_root(
-    tmp_path: Path, root: Path, outside: Path
+    tmp_path: Path, root: Path, outside: Path, battery: Any
 ) -> None:
+    """Every file operation refuses every hostile name; the tree outside the root is
+    unchanged (snapshot before and after)."""
     (root / "processing").mkdir()
     (root / "ok.json").write_bytes(b"{}")
     (root / "escape").symlink_to(outside)
@@ -539,10 +560,16 @@ def test_no_operation_with_a_hostile_name_writes_outside_its_root(
             with pytest.raises(UnsafeNameError):
                 operation(name)
     after = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("root")}
+    outside_changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     assert after == before
+    battery.record(len(HOSTILE) * 6, what="hostile names x 6 file operations",
+                   files_outside_root=len(outside_changed), refused=len(HOSTILE) * 6)  # fmt: skip
 
 
-def test_every_written_path_resolves_under_its_root(root: Path) -> None:
+@pytest.mark.battery("T6")
+def test_every_written_path_resolves_under_its_root(root: Path, battery: Any) -> None:
+    """Every path the write, stage, claim and publish operations return resolves under the
+    root."""
     written = [
         write_atomic(root, "a.json", b"a"),
         stage_file(root, "b.edi", b"b"),
@@ -551,10 +578,15 @@ def test_every_written_path_resolves_under_its_root(root: Path) -> None:
     publish_file(root, "b.edi")
     written.append(root / "b.edi")
     real_root = os.path.realpath(root)
+    escaped = [p for p in written
+               if p is None or not os.path.realpath(p).startswith(real_root + os.sep)]  # fmt: skip
     for path in written:
         assert path is not None
         assert os.path.realpath(path).startswith(real_root + os.sep)
         assert contained(root, path) == Path(os.path.realpath(path))
+    assert escaped == []
+    battery.record(len(written), what="paths written by write, stage, claim, publish",
+                   files_outside_root=len(escaped))  # fmt: skip
 
 
 def test_contained_refuses_paths_that_resolve_outside(root: Path, outside: Path) -> None:
