@@ -13,11 +13,16 @@
 
 Every job is a function of the :class:`~gateway.pipeline.Pipeline`; each step claims its rows
 with leases, so jobs may overlap with each other and with other processes on the same
-database without doing anything twice.
+database without doing anything twice. A lease belongs to a process (its owner name), not to
+a thread, so the steps that several jobs run (processing what was received and delivering
+POs: every ``poll:<partner>`` job and ``process``) take one lock per daemon: two threads of
+one process delivering the same PO at once would both stage and publish it, and the ERP
+would get it twice (reliability.md G2; found by the T3 chaos run).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,22 +49,27 @@ class Job:
     run: Callable[[Pipeline], object]
 
 
-def _poll(partner: Partner) -> Callable[[Pipeline], object]:
+def _poll(partner: Partner, inbound: threading.Lock) -> Callable[[Pipeline], object]:
     def poll(pipeline: Pipeline) -> int:
         received = pick_up(pipeline, [partner])
         note_transports(pipeline, [partner.name])
         if received:
-            process_received(pipeline)
-            deliver(pipeline)
+            with inbound:
+                process_received(pipeline)
+                deliver(pipeline)
         return received
 
     return poll
 
 
-def _process(pipeline: Pipeline) -> int:
-    processed = process_received(pipeline)
-    deliver(pipeline)
-    return processed
+def _process(inbound: threading.Lock) -> Callable[[Pipeline], object]:
+    def process(pipeline: Pipeline) -> int:
+        with inbound:
+            processed = process_received(pipeline)
+            deliver(pipeline)
+        return processed
+
+    return process
 
 
 def _outbox(pipeline: Pipeline) -> int:
@@ -82,12 +92,13 @@ def _send(pipeline: Pipeline) -> int:
 def jobs(pipeline: Pipeline) -> list[Job]:
     """Every job of ``pipeline``'s configuration."""
     schedule = pipeline.config.schedule
+    inbound = threading.Lock()  # processing and delivery: one job at a time (module docstring)
     found = [
-        Job(f"poll:{p.name}", p.poll_seconds, _poll(p))
+        Job(f"poll:{p.name}", p.poll_seconds, _poll(p, inbound))
         for p in pipeline.config.partners if p.transport != "as2"
     ]  # fmt: skip
     found += [
-        Job("process", schedule.process_seconds, _process),
+        Job("process", schedule.process_seconds, _process(inbound)),
         Job("outbox", schedule.outbox_seconds, _outbox),
         Job("send", schedule.send_seconds, _send),
         Job("clocks", schedule.clocks_seconds, reconcile),

@@ -24,6 +24,12 @@ fails validation; and six ERP exports (856 and 810 for three POs) plus one invoi
 total is a cent off. It is built once per database and copied for each case. Where a
 step is reached several times, the pass is killed at the first call for each kind of
 input (a PO delivered, a 997 matched, an export rejected...), found by tracing the pass.
+
+The matrix is part of the reliability battery (T3): each case records its figures (inputs,
+lost, delivered twice, the rerun's time until quiet). At the full scale
+(``ACORN_BATTERY_SCALE=full``) each step runs at least three times (reliability.md: each
+point x3): at other occurrences of the step where the pass reaches it more than once,
+otherwise again at the same one.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -63,6 +70,8 @@ from tests.pipeline.pipeline_sim import (
     run_acorn,
     visible_files,
 )
+from tests.reliability.battery import Battery, count_tracebacks, scale, scaled
+from tests.reliability.reconcile import sqlite_integrity
 from tests.web.test_as2_crash import AS2_STEPS
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
@@ -280,23 +289,35 @@ def _subject(local: dict[str, object], outcomes: dict[str, str]) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def crash_sites(
+def crash_calls(
     template: Template, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, list[tuple[int, str]]]:
-    """For each step, every place and subject the killed pass reaches it at: (n-th call,
-    site), the first call of each. Found by running the pass once, on a copy of the
+) -> dict[str, list[str]]:
+    """For each step, the site of every call the killed pass makes to it, in order (the
+    n-th call's site at index n - 1). Found by running the pass once, on a copy of the
     scenario, with every crash point recording."""
     with copy_of(template, tmp_path_factory.mktemp("trace") / "copy") as world:
         return _trace(world)
 
 
-def _trace(world: Scenario) -> dict[str, list[tuple[int, str]]]:
+@pytest.fixture(scope="module")
+def crash_sites(crash_calls: dict[str, list[str]]) -> dict[str, list[tuple[int, str]]]:
+    """For each step, every place and subject the killed pass reaches it at: (n-th call,
+    site), the first call of each."""
+    sites: dict[str, list[tuple[int, str]]] = {}
+    for name, found in crash_calls.items():
+        for nth, site in enumerate(found, start=1):
+            if site not in [s for _n, s in sites.get(name, [])]:
+                sites.setdefault(name, []).append((nth, site))
+    return sites
+
+
+def _trace(world: Scenario) -> dict[str, list[str]]:
     home = world.home
     outcomes = {**world.inbound, **world.exports}
-    calls: list[tuple[str, str]] = []
+    calls: dict[str, list[str]] = {}
 
     def record(name: str) -> None:
-        calls.append((name, _site(outcomes)))
+        calls.setdefault(name, []).append(_site(outcomes))
 
     patched = [m for m in list(sys.modules.values())
                if m is not None and m.__name__.startswith("gateway.")
@@ -305,28 +326,61 @@ def _trace(world: Scenario) -> dict[str, list[tuple[int, str]]]:
         for module in patched:
             mp.setattr(module, "crashpoint", record)
         process_here(home)
-    sites: dict[str, list[tuple[int, str]]] = {}
-    counts: Counter[str] = Counter()
-    for name, site in calls:
-        counts[name] += 1
-        if site not in [s for _n, s in sites.get(name, [])]:
-            sites.setdefault(name, []).append((counts[name], site))
-    return sites
+    return calls
+
+
+def crash_runs(sites: list[tuple[int, str]], calls: list[str], runs: int) -> list[tuple[int, str]]:
+    """The kills of one step: the first call at each site, then (up to ``runs`` in all)
+    later calls, taking the sites in turn (the 2nd call at each, then the 3rd...), then the
+    same calls again (marked ``again``) where the pass reaches the step too few times."""
+    chosen = list(sites)
+    later: list[list[int]] = [[n for n, s in enumerate(calls, start=1) if s == site and n != first]
+                              for first, site in sites]  # fmt: skip
+    while len(chosen) < runs and any(later):
+        for found in later:
+            if found and len(chosen) < runs:
+                nth = found.pop(0)
+                chosen.append((nth, calls[nth - 1]))
+    again = 0
+    while len(chosen) < runs:
+        nth, site = chosen[again % len(sites)]
+        chosen.append((nth, f"{site} again"))
+        again += 1
+    return chosen
 
 
 # -- the matrix ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("step", sorted(STEPS))
+def _matrix() -> list[Any]:
+    """The (step, database) cases: every step on both databases at the full scale (three runs
+    each); at the CI scale every step once on one of the two, alternating in step order, so
+    each database gets half the steps and the battery's CI subset stays within 5 minutes
+    (issue 11; ``make reliability`` runs them all)."""
+    kinds = ("sqlite", "postgresql")
+    steps = sorted(STEPS)
+    pairs = ([(s, k) for s in steps for k in kinds] if scale() == "full"
+             else [(s, kinds[i % 2]) for i, s in enumerate(steps)])  # fmt: skip
+    return [pytest.param(s, k, id=f"{s}-{k}") for s, k in pairs]
+
+
+@pytest.mark.battery("T3")
+@pytest.mark.parametrize(("step", "template"), _matrix(), indirect=["template"])
 def test_killed_at_each_step_a_rerun_loses_nothing_and_repeats_nothing(
     step: str,
     template: Template,
     crash_sites: dict[str, list[tuple[int, str]]],
+    crash_calls: dict[str, list[str]],
     tmp_path: Path,
+    battery: Battery,
 ) -> None:
+    """``acorn process`` SIGKILLed at the step (at each place the pass reaches it; three
+    times or more at full scale), then run again once the leases expired: every input
+    once in its terminal state, nothing lost, nothing twice, the SQLite file sound."""
     assert step in crash_sites, f"the scenario never reaches {step}: {STEPS[step]}"
-    for nth, site in crash_sites[step]:
-        with copy_of(template, tmp_path / f"case-{nth}") as world:
+    runs = crash_runs(crash_sites[step], crash_calls[step], scaled(1, 3))
+    for case, (nth, site) in enumerate(runs):
+        with copy_of(template, tmp_path / f"case-{case}") as world:
             home = world.home
             killed = run_acorn("process", "--config", str(home.config), timeout=120,
                                ACORN_CRASHPOINT=f"{step}:{nth}")  # fmt: skip
@@ -338,8 +392,62 @@ def test_killed_at_each_step_a_rerun_loses_nothing_and_repeats_nothing(
             # is visible (and Amazon answers it), so a file published again would show.
             _consume(world)
             _wait_for_leases(home)
+            started = time.monotonic()
             process_until_quiet(home)
-            check_invariants(world, f"{step}:{nth} at {site}")
+            recovered = time.monotonic() - started
+            where = f"{step}:{nth} at {site}"
+            lost, twice, problems = count_faults(world)
+            battery.record(
+                len(world.inbound) + len(world.exports), lost=lost, delivered_twice=twice,
+                unhandled_exceptions=count_tracebacks(killed.stdout, killed.stderr),
+                time_to_recover=round(recovered, 3), what=f"killed at {where}",
+                database=template.kind, problems=problems[:10],
+            )  # fmt: skip
+            check_invariants(world, where)
+
+
+def count_faults(world: Scenario) -> tuple[int, int, list[str]]:
+    """What a recovered world lost and did twice, counted (``check_invariants`` then says
+    in detail what else is wrong): an input not stored in the final state it deserves, a
+    row or PO left non-terminal, a PO never at the ERP, a business key never at Amazon are
+    lost; an input stored twice, a PO at the ERP twice, an ISA13 or business key at Amazon
+    twice, an ISA13 or GS06 allocated twice are delivered twice."""
+    view = read_store(world.home.database_url)
+    world.erp.take_orders()
+    world.amazon.pick_up()
+    problems: list[str] = []
+    lost = twice = 0
+    for channel, wanted in (("partner", world.inbound), ("erp", world.exports)):
+        stored = [e for e in view.exchanges if e.channel == channel and e.direction == "in"]
+        count = Counter(e.file_name for e in stored)
+        states = {e.file_name: e.state for e in stored}
+        for name, state in wanted.items():
+            if states.get(name) != state:
+                lost += 1
+                problems.append(f"lost: {name} is {states.get(name)}, not {state}")
+            if count[name] > 1:
+                twice += count[name] - 1
+                problems.append(f"twice: {name} stored {count[name]} times")
+    stuck = [e for e in view.exchanges
+             if e.state not in TERMINAL_STATES or e.state in NON_TERMINAL_STATES]  # fmt: skip
+    stuck_orders = [d for d in view.documents
+                    if d.type == "purchase_order" and d.state != "delivered"]  # fmt: skip
+    lost += len(stuck) + len(stuck_orders)
+    problems += [f"lost: exchange {e.id} {e.file_name} left {e.state}" for e in stuck]
+    at_erp = Counter(po for _name, po in world.erp.received)
+    for po in world.po_numbers:
+        lost += at_erp[po] == 0
+        twice += max(0, at_erp[po] - 1)
+    keys = Counter((s.set_id, s.key) for f in world.amazon.received for s in f.sets)
+    for key, expected in world.expected_keys.items():
+        lost += max(0, expected - keys[key])
+        twice += max(0, keys[key] - expected)
+    isa13 = Counter((f.receiver, f.isa13) for f in world.amazon.received)
+    twice += sum(n - 1 for n in isa13.values())
+    sent = [i["isa13"] for i in view.outbound()]
+    gs06 = [g["gs06"] for i in view.outbound() for g in i["groups"]]
+    twice += len(sent) - len(set(sent)) + len(gs06) - len(set(gs06))
+    return lost, twice, problems
 
 
 def _consume(world: Scenario) -> None:
@@ -372,6 +480,7 @@ def check_invariants(world: Scenario, where: str) -> None:
     """Everything that must hold once the gateway is idle again after a crash."""
     home, amazon, erp = world.home, world.amazon, world.erp
     view = read_store(home.database_url)
+    assert sqlite_integrity(home.database_url) == "ok", where
 
     # No row left in a non-terminal state; every PO delivered.
     stuck = [(e.id, e.kind, e.file_name, e.state) for e in view.exchanges
@@ -471,4 +580,3 @@ def test_every_step_is_reached_by_the_scenario(
     assert subjects["outbound.committed"] == {"rendered", "rejected"}
     assert subjects["send.published"] == {"out:ack", "out:document"}
     assert subjects["outbound.numbers_allocated"] == {"delivered", "rejected", "rendered"}
-

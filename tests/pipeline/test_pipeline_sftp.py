@@ -17,6 +17,7 @@ from gateway.config import load_config
 from gateway.pipeline import Pipeline, run_once
 from gateway.store import Store
 from tests.pipeline.pipeline_sim import AmazonPartner, Erp, make_home, run_acorn
+from tests.reliability.battery import Battery, count_tracebacks, scaled
 from tests.transports.sftp_server import SshdServer
 from tests.transports.test_transports_sftp import server  # noqa: F401 - the sshd fixture
 
@@ -124,40 +125,67 @@ def test_doctor_reports_connection_and_host_key(
     pipeline.store.dispose()
 
 
+@pytest.mark.battery("T3")
 @pytest.mark.parametrize(
     "crashpoint",
     ["inbound.stored", "inbound.removed", "send.staged", "send.marked_staged", "send.published"],
 )
 def test_killed_over_sftp_the_rerun_does_nothing_twice(
-    tmp_path: Path, server: SshdServer, crashpoint: str  # noqa: F811
+    tmp_path: Path, server: SshdServer, crashpoint: str, battery: Battery  # noqa: F811
 ) -> None:
     """`acorn process` SIGKILLed between download and remote delete, or in the middle of an
     upload (staged, not yet renamed; renamed, not yet recorded): the rerun stores each
-    server file once, delivers each PO once, uploads each 997 once, and leaves no .part."""
+    server file once, delivers each PO once, uploads each 997 once, and leaves no .part.
+    At the full scale (battery T3) three runs, killed at the 1st, 2nd and 3rd file."""
+    for run in range(scaled(1, 3)):
+        _killed_over_sftp(tmp_path / f"run-{run}", server, f"{crashpoint}:{run + 1}", battery)
+
+
+def _killed_over_sftp(root: Path, server: SshdServer, crashpoint: str,  # noqa: F811
+                      battery: Battery) -> None:  # fmt: skip
+    root.mkdir()
+    for left in (server.home / "outbox").iterdir():  # the previous run's uploads
+        left.unlink()
     # A short lease: the killed process's rows are taken over at once by the rerun.
-    pipeline, inbox, _outbox = _sftp_home(tmp_path, server, lease_seconds=0.25)
+    pipeline, inbox, _outbox = _sftp_home(root, server, lease_seconds=0.25)
     pipeline.store.dispose()
-    amazon = AmazonPartner(make_home(tmp_path / "sim", "sqlite://"), seed=9)
+    amazon = AmazonPartner(make_home(root / "sim", "sqlite://"), seed=9)
+    po_numbers = []
     for _ in range(3):
-        name, data, _numbers = amazon.purchase_order_interchange(max_lines=2)
+        name, data, numbers = amazon.purchase_order_interchange(max_lines=2)
         _drop(server, name, data)
-    config = str(tmp_path / "acorn.toml")
+        po_numbers += numbers
+    config = str(root / "acorn.toml")
     killed = run_acorn("process", "--config", config, ACORN_CRASHPOINT=crashpoint)
     assert killed.returncode == -9, killed.stderr
     time.sleep(0.3)  # let the dead process's leases expire
+    started = time.monotonic()
+    reruns = []
     for _ in range(3):
-        rerun = run_acorn("process", "--config", config)
-        assert rerun.returncode == 0, rerun.stderr
-    store = Store(f"sqlite:///{tmp_path / 'acorn.db'}")
+        reruns.append(run_acorn("process", "--config", config))
+        assert reruns[-1].returncode == 0, reruns[-1].stderr
+    recovered = time.monotonic() - started
+    store = Store(f"sqlite:///{root / 'acorn.db'}")
     with store.transaction() as tx:
         exchanges = tx.exchanges()
     store.dispose()
     inbound = [e for e in exchanges if e.channel == "partner" and e.direction == "in"]
     outbound = [e for e in exchanges if e.direction == "out"]
+    uploaded = sorted(p.name for p in (server.home / "outbox").iterdir())
+    delivered = [json.loads(p.read_text())["po_number"] for p in inbox.glob("*.json")]
+    battery.record(
+        3,
+        lost=sum(e.state != "delivered" for e in inbound) + max(0, 3 - len(inbound))
+        + len(set(po_numbers) - set(delivered)) + max(0, 3 - len(uploaded)),
+        delivered_twice=max(0, len(inbound) - 3) + len(delivered) - len(set(delivered))
+        + max(0, len(uploaded) - 3),
+        unhandled_exceptions=count_tracebacks(killed.stderr, *(r.stderr for r in reruns)),
+        time_to_recover=round(recovered, 3), what=f"3 850s over SFTP, killed at {crashpoint}",
+        database="sqlite",
+    )  # fmt: skip
     assert len(inbound) == 3 and {e.state for e in inbound} == {"delivered"}
     assert len(outbound) == 3 and {e.state for e in outbound} == {"sent"}
     assert len(list(inbox.glob("*.json"))) == 3
-    uploaded = sorted(p.name for p in (server.home / "outbox").iterdir())
     assert uploaded == sorted(e.file_name for e in outbound)
     assert list((server.home / "inbox").iterdir()) == []
 
