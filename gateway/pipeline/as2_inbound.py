@@ -115,9 +115,11 @@ def _audit(
 
 def refuse_oversize(pipeline: Pipeline, headers: Mapping[str, str], limit: int) -> Answer:
     """HTTP 413 for a body over ``limit`` bytes (reliability.md policy; T5 h, T11), with an
-    audit row and nothing else."""
+    audit row and nothing else. The answer closes the connection: kept alive, the server
+    would go on reading (and discarding) the rest of the body, however large (T11)."""
     _audit(pipeline, headers, "refused", f"body over the limit of {limit} bytes")
-    return _text(413, f"body over the limit of {limit} bytes")
+    answer = _text(413, f"body over the limit of {limit} bytes")
+    return Answer(answer.status, (*answer.headers, ("Connection", "close")), answer.body)
 
 
 def receive_message(pipeline: Pipeline, headers: Mapping[str, str], body: bytes) -> Answer:

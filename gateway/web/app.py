@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -139,20 +140,20 @@ async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> b
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
+    # One growing buffer whose getvalue() hands its bytes over without a copy: a list of
+    # chunks joined at the end holds the body twice and leaves the freed chunks scattered
+    # over the heap (T11: a 50 MB body costs its size, not two or three times it).
+    body = io.BytesIO()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+        body.write(message.get("body", b""))
+        if body.tell() > limit:
             raise _TooLarge
-        chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return body.getvalue()
 
 
 async def _respond(send: Send, answer: Answer) -> None:

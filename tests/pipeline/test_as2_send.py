@@ -9,10 +9,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from gateway.pipeline import Pipeline, run_once
 from gateway.pipeline.as2_outbound import resend_unacknowledged
 from gateway.pipeline.sending import send
 from gateway.store import As2MessageRecord, ExchangeRecord
+from gateway.transports.as2.certificates import fingerprint
 from gateway.transports.as2.mic import Mic
 from tests.pipeline.as2_sim import (
     Served,
@@ -23,6 +26,7 @@ from tests.pipeline.as2_sim import (
     post_message,
     serving,
 )
+from tests.reliability.battery import Battery
 from tests.transports.as2.pki import make_identity
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +57,14 @@ def outbound(pipeline: Pipeline) -> tuple[ExchangeRecord, As2MessageRecord | Non
 def received_by(pipeline: Pipeline) -> list[As2MessageRecord]:
     with pipeline.store.transaction() as tx:
         return tx.as2_messages(direction="in", statuses=["processed"])
+
+
+def queue_interchange(pipeline: Pipeline) -> None:
+    """One interchange for Amazon queued to be sent over AS2 (the golden 850's bytes)."""
+    with pipeline.store.transaction() as tx:
+        tx.add_exchange(channel="partner", direction="out", kind="x12", partner="amazon",
+                        transport="as2", file_name="acme_997_000000001.edi", payload=PAYLOAD,
+                        sha256="0" * 64, state="queued")  # fmt: skip
 
 
 def release_all(pipeline: Pipeline) -> None:
@@ -193,21 +205,21 @@ def test_a_mic_that_differs_is_not_a_receipt(tmp_path: Path) -> None:
             assert [a.kind for a in tx.alerts(open_only=True)] == ["send_failed"]
 
 
+@pytest.mark.battery("T14")
 def test_without_an_asynchronous_mdn_in_time_the_same_bytes_are_posted_again(
-    tmp_path: Path,
+    tmp_path: Path, battery: Battery
 ) -> None:
     """T14, outbound: our MDN endpoint is not served, so Amazon's MDN never arrives; after
     the wait the same Message-ID and bytes go again; Amazon processes the message once."""
     ours, amazon = sites(tmp_path, partnership={"mdn": "async", "async_mdn_wait_minutes": 30})
     pipeline = ours.pipeline()
     with serving(amazon) as them:
-        with pipeline.store.transaction() as tx:
-            tx.add_exchange(channel="partner", direction="out", kind="x12", partner="amazon",
-                            transport="as2", file_name="acme_997_000000001.edi",
-                            payload=PAYLOAD, sha256="0" * 64, state="queued")  # fmt: skip
+        queue_interchange(pipeline)
         assert send(pipeline) == 0
         exchange, first = outbound(pipeline)
         assert exchange.state == "awaiting_mdn" and first is not None
+        with pipeline.store.transaction() as tx:
+            posted_first = tx.as2_body(first.id)
         assert resend_unacknowledged(pipeline) == 0  # not yet
         later = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=31)
         pipeline.now = lambda: later
@@ -222,9 +234,18 @@ def test_without_an_asynchronous_mdn_in_time_the_same_bytes_are_posted_again(
         with them.pipeline.store.transaction() as tx:
             resends = [k for _, k, _ in tx.events(at_amazon.exchange_id) if k == "as2_resend"]
         assert resends == ["as2_resend"]
+        with pipeline.store.transaction() as tx:
+            assert tx.as2_body(again.id) == posted_first  # the same bytes
+        battery.record(1, delivered_twice=len(received_by(them.pipeline)) - 1,
+                       time_to_recover=31 * 60.0,
+                       what="T14 outbound: no async MDN within 30 min, resent with the same "
+                            "Message-ID and bytes", posts=again.attempts)  # fmt: skip
 
 
-def test_nothing_is_encrypted_for_an_expired_partner_certificate(tmp_path: Path) -> None:
+@pytest.mark.battery("T10")
+def test_nothing_is_encrypted_for_an_expired_partner_certificate(
+    tmp_path: Path, battery: Battery
+) -> None:
     """The partner's only certificate has expired: the document waits, unsent, and an alert
     says why (never a message encrypted for an expired certificate)."""
     now = datetime.now(UTC)
@@ -233,10 +254,7 @@ def test_nothing_is_encrypted_for_an_expired_partner_certificate(tmp_path: Path)
                             not_after=now - timedelta(days=1))  # fmt: skip
     ours = as2_site(tmp_path / "acme", f"sqlite:///{tmp_path / 'acme.db'}", amazon=[expired])
     pipeline = ours.pipeline()
-    with pipeline.store.transaction() as tx:
-        tx.add_exchange(channel="partner", direction="out", kind="x12", partner="amazon",
-                        transport="as2", file_name="acme_997_000000001.edi", payload=PAYLOAD,
-                        sha256="0" * 64, state="queued")  # fmt: skip
+    queue_interchange(pipeline)
     assert send(pipeline) == 0
     exchange, message = outbound(pipeline)
     assert exchange.state == "queued" and message is None
@@ -244,3 +262,83 @@ def test_nothing_is_encrypted_for_an_expired_partner_certificate(tmp_path: Path)
     with pipeline.store.transaction() as tx:
         [alert] = tx.alerts(open_only=True)
     assert alert.kind == "as2_configuration" and "expired on" in (alert.detail or "")
+    battery.record(1, lost=0 if exchange.state == "queued" else 1, alerts=1,
+                   what="T10 outbound: the partner's only certificate expired (kept queued)")
+
+
+@pytest.mark.battery("T10")
+def test_we_send_during_a_rollover_on_both_sides(tmp_path: Path, battery: Battery) -> None:
+    """Outbound rollover (reliability.md T10, "rollover works both ways"): Amazon has two
+    certificates (the old one ends in 10 days; it already decrypts and signs with the new
+    one, keeping the old key for decryption) and we have two keys (we sign with the new
+    one; Amazon trusts both of ours). We encrypt for the certificate that ends last, Amazon
+    opens it, and its MDN signed with its new key is verified: the 997 is ``sent``."""
+    now = datetime.now(UTC)
+    keys = tmp_path / "keys"
+    old = make_identity(keys, "amazon-old", not_after=now + timedelta(days=10))
+    new = make_identity(keys, "amazon-new", not_after=now + timedelta(days=700))
+    us = as2_site(tmp_path / "acme", f"sqlite:///{tmp_path / 'acme.db'}", amazon=[old, new])
+    our_previous = make_identity(keys, "acme-previous")
+    us.config.write_text(us.config.read_text().replace(
+        "[[partners]]", f'[as2.previous_key]\ncertificate = "{our_previous.cert_path}"\n'
+                        f'private_key = "{our_previous.key_path}"\n\n[[partners]]'))  # fmt: skip
+    amazon = amazon_site(tmp_path / "amazon", f"sqlite:///{tmp_path / 'amazon.db'}", us,
+                         partnership={"certificates": [str(our_previous.cert_path),
+                                                       str(us.identity.cert_path)]})  # fmt: skip
+    text = amazon.config.read_text().replace(str(old.cert_path), str(new.cert_path))
+    text = text.replace(str(old.key_path), str(new.key_path)).replace(
+        "[[partners]]", f'[as2.previous_key]\ncertificate = "{old.cert_path}"\n'
+                        f'private_key = "{old.key_path}"\n\n[[partners]]')  # fmt: skip
+    amazon.config.write_text(text)
+    us.config.write_text(us.config.read_text().replace("http://127.0.0.1:9/as2", amazon.url))
+    pipeline = us.pipeline()
+    with serving(amazon) as them:
+        queue_interchange(pipeline)
+        assert send(pipeline) == 1
+        exchange, message = outbound(pipeline)
+        assert exchange.state == "sent" and message is not None
+        assert message.status == "delivered"
+        assert message.certificate == fingerprint(new.certificate)  # MDN signed by the new key
+        [at_amazon] = received_by(them.pipeline)
+        assert at_amazon.certificate == fingerprint(us.identity.certificate)
+    battery.record(1, lost=0 if exchange.state == "sent" else 1,
+                   delivered_twice=len(received_by(them.pipeline)) - 1,
+                   what="T10 outbound rollover: partner with two certificates, us with two "
+                        "keys")  # fmt: skip
+
+
+@pytest.mark.battery("T14")
+def test_t14_after_max_attempts_without_an_asynchronous_mdn_the_send_fails_with_an_alert(
+    tmp_path: Path, battery: Battery
+) -> None:
+    """T14, outbound, to the end: Amazon takes each POST but its asynchronous MDN never
+    reaches us; after ``max_attempts`` posts (the same Message-ID and bytes, one wait
+    apart) the exchange is ``failed`` with a ``send_failed`` alert, and Amazon processed
+    the message once."""
+    ours, amazon = sites(tmp_path, partnership={"mdn": "async", "async_mdn_wait_minutes": 30,
+                                                 "max_attempts": 2})  # fmt: skip
+    pipeline = ours.pipeline()
+    clock = [datetime.now(UTC).replace(tzinfo=None)]
+    started = clock[0]
+    pipeline.now = lambda: clock[0]
+    with serving(amazon) as them:
+        queue_interchange(pipeline)
+        posts = 0
+        for _ in range(5):
+            if outbound(pipeline)[0].state in ("failed", "sent"):
+                break
+            if send(pipeline) == 0 and outbound(pipeline)[0].state == "awaiting_mdn":
+                posts += 1
+            clock[0] += timedelta(minutes=31)
+            resend_unacknowledged(pipeline)
+        exchange, message = outbound(pipeline)
+        assert exchange.state == "failed" and "no asynchronous MDN" in (exchange.reason or "")
+        assert message is not None and message.attempts == 2 == posts
+        with pipeline.store.transaction() as tx:
+            alerts = tx.alerts(open_only=True)
+        assert [(a.kind, a.exchange_id) for a in alerts] == [("send_failed", exchange.id)]
+        assert len(received_by(them.pipeline)) == 1
+    battery.record(1, delivered_twice=len(received_by(them.pipeline)) - 1,
+                   what="T14 outbound: no async MDN ever; failed after max_attempts",
+                   posts=posts, alerts=len(alerts),
+                   simulated_minutes_until_failed=(clock[0] - started).total_seconds() / 60)

@@ -585,7 +585,11 @@ def decrypt(enveloped: bytes, certificate: x509.Certificate, key: rsa.RSAPrivate
         content_key = _recover_content_key(
             key, bytes(recipient["encrypted_key"]), rsa_padding, spec
         )
-        content = _cbc_decrypt(spec, content_key, iv, bytes(ciphertext), certificate)
+        ciphertext = bytes(ciphertext)
+        # The parsed structures each hold their own copy of the content (asn1crypto slices
+        # bytes at every level): let them go before decrypting a large message (T11).
+        del data, encrypted, recipient
+        content = _cbc_decrypt(spec, content_key, iv, ciphertext, certificate)
     return Decrypted(content=content, cipher=spec.name, key_encryption=key_name)
 
 
@@ -741,15 +745,23 @@ def _cbc_decrypt(
             f"{spec.name} ciphertext length {len(ciphertext)} is not a multiple of the block size"
         )
     decryptor = _block_cipher(spec, key, iv).decryptor()
-    padded = decryptor.update(ciphertext) + decryptor.finalize()
-    try:
-        unpadder = block_padding.PKCS7(spec.block_size * 8).unpadder()
-        return unpadder.update(padded) + unpadder.finalize()
-    except ValueError:
+    # CBC hands back every whole block from update(); finalize() adds nothing. The padding
+    # (PKCS #7, RFC 5652 section 6.3) is checked and cut here rather than by concatenating
+    # the outputs of a decryptor and an unpadder: a large message (T11: up to the 50 MB body
+    # limit) is then held twice at most, not four times.
+    padded = decryptor.update(ciphertext)
+    tail = decryptor.finalize()
+    if tail:
+        padded += tail
+    count = padded[-1] if padded else 0
+    if not 1 <= count <= spec.block_size or not hmac.compare_digest(
+        padded[-count:], bytes((count,)) * count
+    ):
         raise DecryptionFailed(
             f"cannot decrypt with the key of our certificate {describe(certificate)}: "
             "wrong key or corrupt data"
-        ) from None
+        )
+    return padded[:-count]
 
 
 # ---------------------------------------------------------------------------- compression

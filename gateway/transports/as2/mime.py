@@ -98,6 +98,9 @@ def from_http(content_type: str, body: bytes, transfer_encoding: str | None = No
     return entity_with_headers(fields, body)
 
 
+_WHITESPACE = b" \t\n\r\x0b\x0c"
+
+
 def decode_transfer(body: bytes, encoding: str | None) -> bytes:
     """Undo a Content-Transfer-Encoding (RFC 2045 section 6)."""
     name = (encoding or "binary").strip().lower()
@@ -105,7 +108,9 @@ def decode_transfer(body: bytes, encoding: str | None) -> bytes:
         return body
     if name == "base64":
         try:
-            return base64.b64decode(re.sub(rb"\s+", b"", body), validate=True)
+            # Whitespace (what rb"\s" matches) dropped in one pass: a regular expression
+            # substitution builds a piece per line first, several times the body (T11).
+            return base64.b64decode(body.translate(None, _WHITESPACE), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise MimeError(f"body is not valid base64: {exc}") from None
     if name == "quoted-printable":
