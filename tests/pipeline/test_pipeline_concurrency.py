@@ -2,10 +2,10 @@
 
 Two ``acorn process`` loops, started together, each running passes until two consecutive
 passes do nothing, share 500 inbound 850 files and 500 ERP exports (an 855, an 856 or an
-810 for 500 POs prepared beforehand). Each inbound file is stored and processed exactly
-once, each export rendered exactly once, each PO delivered once, each outbound interchange
-published once, and the control numbers are exactly 1..N, none used twice (PostgreSQL, the
-database for several instances).
+810 for 500 POs prepared beforehand; 100 and 100 at the battery's CI scale). Each inbound
+file is stored and processed exactly once, each export rendered exactly once, each PO
+delivered once, each outbound interchange published once, and the control numbers are
+exactly 1..N, none used twice (PostgreSQL, the database for several instances).
 
 Races between two instances that the loops hit only by chance are replayed step by step
 in one process, on both databases.
@@ -37,9 +37,9 @@ from tests.pipeline.pipeline_sim import (
     read_store,
     visible_files,
 )
-from tests.reliability.battery import Battery, count_tracebacks
+from tests.reliability.battery import Battery, count_tracebacks, scaled
 
-FILES = 500
+FILES = scaled(100, 500)
 KINDS = ("855", "856", "810")
 KEY_OF = {"855": "{po}", "856": "SH{po}", "810": "IN{po}"}
 TYPE_OF = {"855": "po_acknowledgment", "856": "ship_notice", "810": "invoice"}
