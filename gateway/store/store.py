@@ -264,10 +264,10 @@ _DOCUMENTS_BETWEEN = select(_DOCUMENTS.c.id).where(
 _ROW_INSERTS: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
 #: Per dialect, how a datetime is bound (SQLite: SQLAlchemy's text form; None: as it is).
 _DATETIME_BINDS: dict[str, Callable[[Any], Any] | None] = {}
-_NEXT_CONTROL_NUMBERS = (
+_NEXT_CONTROL_NUMBER = (
     update(_COUNTERS)
     .where(_COUNTERS.c.partner == bindparam("counter_partner"),
-           _COUNTERS.c.name.in_(bindparam("names", expanding=True)))
+           _COUNTERS.c.name == bindparam("counter_name"))
     .values(value=_COUNTERS.c.value + 1)
     .returning(_COUNTERS.c.name, _COUNTERS.c.value)
 )  # fmt: skip
@@ -669,15 +669,26 @@ class Repository(OperatorQueries):
     def next_control_numbers(self, partner: str, names: Sequence[str]) -> list[int]:
         """The next value of each of a partner's counters ``names`` (distinct; e.g. ISA13
         and GS06 of one outbound interchange), in the order of ``names``, allocated as
-        :meth:`next_control_number` allocates one, with one ``UPDATE ... RETURNING`` for all
-        (a counter used for the first time is created at 1)."""
+        :meth:`next_control_number` allocates one, one ``UPDATE ... RETURNING`` per counter
+        (a counter used for the first time is created at 1).
+
+        The rows are updated, and so locked until the commit, in the order of their names,
+        whatever the order of ``names``: every writer takes the locks in the same order, so
+        two gateways allocating at once on PostgreSQL wait for each other instead of
+        deadlocking (one ``UPDATE ... WHERE name IN (...)`` locked the rows in the order it
+        found them, which differs between transactions: T13 found the deadlock)."""
 
         def increment(which: Sequence[str]) -> dict[str, int]:
-            parameters = {"counter_partner": partner, "names": list(which)}
-            return dict(self._s.execute(_NEXT_CONTROL_NUMBERS, parameters).all())
+            values: dict[str, int] = {}
+            for name in sorted(which):
+                row = self._s.execute(_NEXT_CONTROL_NUMBER, {"counter_partner": partner,
+                                                             "counter_name": name}).first()
+                if row is not None:
+                    values[row[0]] = row[1]
+            return values
 
         values = increment(names)
-        for name in names:
+        for name in sorted(names):
             if name in values:
                 continue
             if self._insert_unique(_COUNTERS, {"partner": partner, "name": name, "value": 1}):
@@ -1166,12 +1177,18 @@ class Store:
             with session.begin():
                 repository = Repository(session)
                 yield repository
+                # Read within the transaction, logged after its commit: a read after the
+                # commit would begin another transaction (on SQLite, BEGIN IMMEDIATE: the
+                # write lock) and hold it while the log is written, which can block (a full
+                # pipe), stalling every other writer.
+                owners: dict[int, str] = {}
+                if self.on_event is not None and repository.recorded:
+                    ids = {exchange_id for exchange_id, _, _ in repository.recorded}
+                    owners = dict(session.execute(
+                        select(Exchange.id, Exchange.partner + "|" + Exchange.direction)
+                        .where(Exchange.id.in_(ids))
+                    ).all())  # fmt: skip
             if self.on_event is not None and repository.recorded:
-                ids = {exchange_id for exchange_id, _, _ in repository.recorded}
-                owners = dict(session.execute(
-                    select(Exchange.id, Exchange.partner + "|" + Exchange.direction)
-                    .where(Exchange.id.in_(ids))
-                ).all())  # fmt: skip
                 for exchange_id, kind, detail in repository.recorded:
                     partner, _, direction = owners.get(exchange_id, "|").partition("|")
                     self.on_event(exchange_id, partner or None, direction or None, kind, detail)

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,30 +64,33 @@ def _daemon_config(home: GatewayHome) -> None:
     home.config.write_text(text, encoding="utf-8")
 
 
-def _run_phase(home: GatewayHome, offset: str, work: callable) -> tuple[int, str, float]:
+def _run_phase(home: GatewayHome, offset: str, work: Callable[[], bool]) -> tuple[int, str, float]:
     """``acorn run`` with the wall clock at ``offset`` until ``work()`` says done (or 60 s);
-    then SIGTERM; returns (exit code, stderr, seconds)."""
+    then SIGTERM; returns (exit code, stderr, seconds). The log goes to a file: a pipe
+    nobody reads fills up and blocks the daemon's logging."""
     env = acorn_env(LD_PRELOAD=str(_faketime()), FAKETIME=offset, DONT_FAKE_MONOTONIC="1",
                     ACORN_LOG_FORMAT="json")  # fmt: skip
     started = time.monotonic()
-    daemon = subprocess.Popen(acorn_command("run", "--config", str(home.config)), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)  # fmt: skip
-    try:
-        assert daemon.stdout is not None
-        first = daemon.stdout.readline()
-        assert first.startswith("listening on "), daemon.stderr.read() if daemon.stderr else ""
-        deadline = time.monotonic() + 60
-        while not work():
-            assert time.monotonic() < deadline, f"phase {offset}: not drained within 60 s"
-            time.sleep(0.2)
-        daemon.send_signal(signal.SIGTERM)
-        _out, err = daemon.communicate(timeout=30)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-    return daemon.returncode, err, time.monotonic() - started
+    log = home.root / f"run{offset}-{time.monotonic_ns()}.log"
+    with log.open("w") as stderr:
+        daemon = subprocess.Popen(acorn_command("run", "--config", str(home.config)), env=env,
+                                  stdout=subprocess.PIPE, stderr=stderr,
+                                  text=True)  # fmt: skip
+        try:
+            assert daemon.stdout is not None
+            first = daemon.stdout.readline()
+            assert first.startswith("listening on "), log.read_text()
+            deadline = time.monotonic() + 60
+            while not work():
+                assert time.monotonic() < deadline, f"phase {offset}: not drained within 60 s"
+                time.sleep(0.2)
+            daemon.send_signal(signal.SIGTERM)
+            daemon.communicate(timeout=30)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+    return daemon.returncode, log.read_text(), time.monotonic() - started
 
 
 @pytest.mark.battery("T10")

@@ -471,3 +471,46 @@ def test_rows_inserted_in_bulk_keep_their_times_as_every_other_row(store: Store)
                 session.execute(text("SELECT created_at FROM exchanges")).scalar_one(),
             )
             assert len(event_at) == len(exchange_at) == len("2026-01-01 00:00:00.000000")
+
+
+def test_events_are_logged_after_the_write_lock_is_released(tmp_path: Path) -> None:
+    """The log of a transaction's events is written after its commit and outside any
+    transaction: a log that blocks (stderr a full pipe nobody reads) must not hold SQLite's
+    write lock, or every other writer of the gateway waits on it (found by T10)."""
+    url = f"sqlite:///{tmp_path / 'acorn.db'}"
+    store, other = Store(url), Store(url)
+    store.upgrade()
+    logging, release = threading.Event(), threading.Event()
+
+    def blocked_log(*_args: object) -> None:
+        logging.set()
+        release.wait(20)
+
+    def add(tx: object, name: str) -> int:
+        return tx.add_exchange(channel="partner", direction="in", kind="x12",  # type: ignore[attr-defined]
+                               partner="amazon", transport="folder", file_name=name,
+                               payload=b"ISA", sha256=name * 4, state="received")  # fmt: skip
+
+    def write() -> None:
+        with store.transaction() as tx:
+            tx.event(add(tx, "a"), "received")
+
+    store.on_event = blocked_log
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert logging.wait(10)
+        wrote = threading.Event()
+
+        def second_writer() -> None:
+            with other.transaction() as tx:
+                add(tx, "b")
+            wrote.set()
+
+        threading.Thread(target=second_writer, daemon=True).start()
+        assert wrote.wait(5), "the second writer waited for the first one's log"
+    finally:
+        release.set()
+        writer.join(20)
+        store.dispose()
+        other.dispose()
