@@ -24,7 +24,7 @@ from typing import Any
 from gateway.config import Partner
 from gateway.crashpoints import crashpoint
 from gateway.erp import FunctionalAck, PurchaseOrder, Source, document_json
-from gateway.errors import AcornError, LeaseLost, MappingError, TransportError
+from gateway.errors import AcornError, LeaseLost, MappingError, TransportError, X12WriteError
 from gateway.mapping import translate
 from gateway.mapping.ts997 import to_erp as functional_ack_of
 from gateway.pipeline.alerts import (
@@ -47,7 +47,7 @@ from gateway.validation import (
     ta1_code,
     validate_document,
 )
-from gateway.x12 import FunctionalGroup, Interchange, Transaction, X12Document
+from gateway.x12 import FunctionalGroup, Interchange, Transaction, X12Document, serialize
 
 #: How many findings the reason of an exchange lists at most.
 _MAX_REASONS = 20
@@ -142,9 +142,12 @@ def _process_in_savepoint(pipeline: Pipeline, tx: Repository, exchange: Exchange
         # written visibly (PostgreSQL stores no NUL in text).
         where = "; ".join(getattr(exc, "__notes__", ()))
         if not where:  # raised where the report was out of reach (the savepoint's flush)
-            data = tx.payload(exchange.id)
-            where = _reason(validate_document(data, name=exchange.file_name,
-                                              engine=pipeline.engine)[0]) or ""  # fmt: skip
+            try:
+                data = tx.payload(exchange.id)
+                where = _reason(validate_document(data, name=exchange.file_name,
+                                                  engine=pipeline.engine)[0]) or ""  # fmt: skip
+            except (AcornError, ValueError, LookupError):
+                where = ""  # validation itself is what failed (maps unusable): the reason says
         detail = _visible(str(exc) + (f" (input: {where})" if where else ""))
         with tx.savepoint():
             reason = f"cannot process: {type(exc).__name__}: {detail}"
@@ -398,11 +401,35 @@ def _queue_acknowledgments(
                                group_control_number=numbers.group, when=now)  # fmt: skip
             if answer is not None:
                 answers.append(answer)
+    if report.status != "accepted":
+        for answer in answers:
+            _check_answer(pipeline, answer)
     for answer in answers:
         record_outbound(tx, partner, answer, kind="ack", parent_id=exchange.id, now=now,
                         ack_timeout=None)  # fmt: skip
     if answers:
         tx.event(exchange.id, "ack_queued", isa13=report.control_number, count=len(answers))
+
+
+def _check_answer(pipeline: Pipeline, answer: Interchange) -> None:
+    """Refuse to queue a 997 or TA1 that breaks our own maps. Answering a damaged
+    interchange copies values from it (GS01, GS06, ST01, ST02, the bad value of AK404): when
+    one of them was garbled (a digit lost from GS06, a delimiter in ST02), the answer would
+    fail the partner's translator as it fails ours (T4). Raises X12WriteError naming the
+    element: the input is then quarantined for an operator with that reason, and nothing
+    misleading goes out. Checked only for interchanges with findings; a clean one copies
+    only values that passed validation."""
+    found = [f for f in validate_document(serialize(answer), name="our acknowledgment",
+                                          engine=pipeline.engine)[0].all_findings()
+             if f.severity == "error"]  # fmt: skip
+    if found:
+        first = found[0]
+        where = f"{first.segment or 'ISA'}{first.element or 0:02d}" if first.element else (
+            first.segment or "ISA")  # fmt: skip
+        kind = "TA1" if any(s.tag == "TA1" for s in answer.service_segments) else "997"
+        raise X12WriteError(f"the {kind} answering this interchange would copy a garbled value "
+                            f"and fail our own map ({first.message}); none is sent",
+                            element=where)  # fmt: skip
 
 
 def _answered_before(tx: Repository, exchange: ExchangeRecord) -> bool:
