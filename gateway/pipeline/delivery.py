@@ -26,8 +26,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.crashpoints import crashpoint
-from gateway.errors import TransportError
+from gateway.errors import LeaseLost, TransportError
 from gateway.pipeline.context import Pipeline
+from gateway.store import Repository
 from gateway.transports import derive_safe_name, publish_file, stage_file
 
 
@@ -40,6 +41,11 @@ def deliver(pipeline: Pipeline) -> int:
     for exchange in pipeline.claimed(states=["delivering"]):
         try:
             published += _deliver_exchange(pipeline, exchange.id, inbox)
+        except LeaseLost:
+            # Paused past the lease (a stalled VM, SIGSTOP): another process took the row
+            # over and delivers it; this one publishes nothing more of it (G2).
+            with pipeline.store.transaction() as tx:
+                tx.event(exchange.id, "delivery_lease_lost", owner=pipeline.owner)
         except (OSError, TransportError) as exc:
             # The disk or the folder refused: the rows say exactly what is on disk; try
             # again on the next pass.
@@ -47,6 +53,15 @@ def deliver(pipeline: Pipeline) -> int:
                 tx.event(exchange.id, "delivery_failed", reason=str(exc))
                 tx.release(exchange.id)
     return published
+
+
+def _fence(tx: Repository, pipeline: Pipeline, exchange_id: int) -> None:
+    """Within ``tx``: raise LeaseLost unless this process still holds the exchange's lease
+    (the row stays ``delivering``, the lease is kept). Checked in the transaction that marks
+    a PO staged, just before its file is published: a process that was paused past its lease
+    must not publish a PO the process that took the row over may have delivered already."""
+    tx.set_state(exchange_id, "delivering", release=False, owner=pipeline.owner,
+                 expected=["delivering"])  # fmt: skip
 
 
 def _deliver_exchange(pipeline: Pipeline, exchange_id: int, inbox: Path) -> int:
@@ -61,8 +76,12 @@ def _deliver_exchange(pipeline: Pipeline, exchange_id: int, inbox: Path) -> int:
             stage_file(inbox, name, document.body.encode("utf-8"))
             crashpoint("delivery.staged")
             with pipeline.store.transaction() as tx:
+                _fence(tx, pipeline, exchange_id)
                 tx.set_document_state(document.id, "staged")
             crashpoint("delivery.marked_staged")
+        else:  # staged by an earlier attempt: published only while the row is still ours
+            with pipeline.store.transaction() as tx:
+                _fence(tx, pipeline, exchange_id)
         published += publish_file(inbox, name)
         crashpoint("delivery.published")
         with pipeline.store.transaction() as tx:

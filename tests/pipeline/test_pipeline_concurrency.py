@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 from gateway.config import load_config
-from gateway.pipeline import Pipeline, outbound
+from gateway.pipeline import Pipeline, delivery, outbound
+from gateway.pipeline.delivery import deliver
+from gateway.pipeline.inbound import pick_up, process_received
 from gateway.pipeline.outbound import collect_exports, render_exports
 from gateway.store import Store
 from tests.pipeline.pipeline_sim import (
@@ -220,3 +222,53 @@ def test_an_export_filed_away_by_the_other_instance_mid_scan_is_skipped(
     assert sent.sets[0].set_id == "855" and sent.sets[0].key == order.po_number
     view = read_store(home.database_url)
     assert [e.state for e in view.exchanges if e.channel == "erp"] == ["rendered"]
+
+
+def test_a_process_paused_past_its_lease_publishes_nothing_the_other_took_over(
+    home_factory: Any,
+) -> None:
+    """Instance A claims an exchange to deliver and stalls (a VM pause) right after staging
+    its first PO file, past its lease; instance B takes the exchange over and delivers every
+    PO. When A resumes, the fence in the transaction that marks the PO staged refuses it
+    (LeaseLost): A publishes nothing, records ``delivery_lease_lost``, and the ERP gets each
+    PO once (G2)."""
+    home = home_factory(lease_seconds=0.5)
+    amazon, erp = AmazonPartner(home, seed=15), Erp(home)
+    pos = amazon.send_purchase_orders(1, sets=3, max_lines=2)
+    config = load_config(home.config)
+    instance_a = Pipeline(config=config, store=Store(config.gateway.database))
+    instance_b = Pipeline(config=config, store=Store(config.gateway.database))
+    try:
+        instance_a.store.upgrade()
+        assert pick_up(instance_a, config.partners) == 1
+        assert process_received(instance_a) == 1
+        real_stage = delivery.stage_file
+        stalled: list[str] = []
+
+        def stage_then_stall(inbox: Any, name: str, data: bytes) -> None:
+            real_stage(inbox, name, data)
+            if not stalled:  # A's first file: stall past the lease while B delivers
+                stalled.append(name)
+                time.sleep(0.6)
+                assert deliver(instance_b) == 3
+                assert len(erp.take_orders()) == 3
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(delivery, "stage_file", stage_then_stall)
+            assert deliver(instance_a) == 0
+    finally:
+        instance_a.store.dispose()
+        instance_b.store.dispose()
+    assert stalled
+    erp.take_orders()
+    assert sorted(po for _name, po in erp.received) == sorted(pos)  # each PO once
+    view = read_store(home.database_url)
+    (exchange,) = [e for e in view.exchanges if e.channel == "partner" and e.direction == "in"]
+    assert exchange.state == "delivered"
+    store = Store(home.database_url)
+    try:
+        with store.transaction() as tx:
+            kinds = [kind for _at, kind, _detail in tx.events(exchange.id)]
+    finally:
+        store.dispose()
+    assert "delivery_lease_lost" in kinds
