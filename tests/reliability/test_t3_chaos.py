@@ -258,13 +258,13 @@ def unacknowledged_groups(engine: Engine) -> int:
 def test_chaos_sigkill_at_random_loses_nothing_and_repeats_nothing(
     tmp_path: Path, databases: Callable[[], str], battery: Battery, request: pytest.FixtureRequest
 ) -> None:
-    """The daemon killed with SIGKILL 25 times (4 at ci scale) at random moments while 300
-    POs (40 at ci scale) flow in from Amazon and 855/856/810s flow out from the ERP; each
+    """The daemon killed with SIGKILL 25 times (3 at ci scale) at random moments while 300
+    POs (30 at ci scale) flow in from Amazon and 855/856/810s flow out from the ERP; each
     restart is plain ``acorn run``. After the drain: nothing lost, nothing twice, no
     control number reused, no row left non-terminal, the SQLite file sound, no traceback."""
     kind = request.node.callspec.params["databases"]
     database_url = databases()
-    orders, kills = scaled(40, 300), scaled(4, 25)
+    orders, kills = scaled(30, 300), scaled(3, 25)
     rng = random.Random(3_000 + kills)
     home = chaos_home(tmp_path / "home", database_url)
     world = World(home, seed=rng.randrange(1 << 30))
