@@ -18,7 +18,7 @@ from gateway.pipeline import Pipeline, run_once
 from gateway.store import Store
 from tests.pipeline.pipeline_sim import AmazonPartner, Erp, make_home, run_acorn
 from tests.reliability.battery import Battery, count_tracebacks, scaled
-from tests.transports.sftp_server import SshdServer
+from tests.transports.sftp_server import SshdServer, partner_toml
 from tests.transports.test_transports_sftp import server  # noqa: F401 - the sshd fixture
 
 
@@ -28,27 +28,7 @@ def _sftp_home(
     """A gateway whose partner is reached over SFTP: the partner's download folder is the
     server's ``inbox``, its upload folder the server's ``outbox``."""
     home = make_home(tmp_path, f"sqlite:///{tmp_path / 'acorn.db'}", lease_seconds=lease_seconds)
-    text = home.config.read_text().split("[[partners]]")[0] + f"""
-[[partners]]
-name = "amazon"
-id = "ZZ:AMAZON"
-our_id = "ZZ:ACMEVENDOR"
-transport = "sftp"
-[partners.sftp]
-inbox = {json.dumps(str(sshd.home / "inbox"))}
-outbox = {json.dumps(str(sshd.home / "outbox"))}
-settle_seconds = 0
-connect_timeout = 5
-banner_timeout = 5
-auth_timeout = 5
-channel_timeout = 5
-[partners.sftp.download]
-host = "127.0.0.1"
-port = {sshd.port}
-user = {json.dumps(sshd.user)}
-private_key = {json.dumps(str(sshd.client_key))}
-known_hosts = {json.dumps(str(sshd.known_hosts))}
-"""
+    text = home.config.read_text().split("[[partners]]")[0] + partner_toml(sshd)
     home.config.write_text(text)
     config = load_config(home.config, environ={})
     store = Store(config.gateway.database)

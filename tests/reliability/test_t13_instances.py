@@ -39,7 +39,7 @@ from tests.pipeline.pipeline_sim import (
     visible_files,
 )
 from tests.reliability.battery import Battery, count_tracebacks, scaled
-from tests.transports.sftp_server import SshdServer
+from tests.transports.sftp_server import SshdServer, partner_toml
 from tests.transports.test_transports_sftp import server  # noqa: F401 - the sshd fixture
 
 LEASE_SECONDS = 10.0
@@ -70,27 +70,8 @@ outbox_seconds = {POLL_SECONDS}
 send_seconds = {POLL_SECONDS}
 notify_seconds = {POLL_SECONDS}
 
-[[partners]]
-name = "amazon"
-id = "ZZ:AMAZON"
-our_id = "ZZ:ACMEVENDOR"
-transport = "sftp"
-poll_seconds = {POLL_SECONDS}
-[partners.sftp]
-inbox = {json.dumps(str(sshd.home / "inbox"))}
-outbox = {json.dumps(str(sshd.home / "outbox"))}
-settle_seconds = 0
-connect_timeout = 5
-banner_timeout = 5
-auth_timeout = 5
-channel_timeout = 10
-[partners.sftp.download]
-host = "127.0.0.1"
-port = {sshd.port}
-user = {json.dumps(sshd.user)}
-private_key = {json.dumps(str(sshd.client_key))}
-known_hosts = {json.dumps(str(sshd.known_hosts))}
 """
+        + partner_toml(sshd, poll_seconds=POLL_SECONDS, channel_timeout=10)
     )
 
 

@@ -12,6 +12,7 @@ tests connect as that user and use absolute remote paths.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -261,3 +262,32 @@ def start_sshd(base: Path) -> SshdServer:
     server = SshdServer.create(base)
     server.start()
     return server
+
+
+def partner_toml(sshd: SshdServer, *, poll_seconds: float | None = None,
+                 channel_timeout: float = 5) -> str:
+    """The ``[[partners]]`` table of a gateway whose partner ``amazon`` (ZZ:AMAZON, us
+    ZZ:ACMEVENDOR) is reached over SFTP at ``sshd``: its download folder the server's
+    ``inbox``, its upload folder the server's ``outbox``, settle 0, short timeouts."""
+    poll = f"poll_seconds = {poll_seconds}\n" if poll_seconds is not None else ""
+    return f"""
+[[partners]]
+name = "amazon"
+id = "ZZ:AMAZON"
+our_id = "ZZ:ACMEVENDOR"
+transport = "sftp"
+{poll}[partners.sftp]
+inbox = {json.dumps(str(sshd.home / "inbox"))}
+outbox = {json.dumps(str(sshd.home / "outbox"))}
+settle_seconds = 0
+connect_timeout = 5
+banner_timeout = 5
+auth_timeout = 5
+channel_timeout = {channel_timeout}
+[partners.sftp.download]
+host = "127.0.0.1"
+port = {sshd.port}
+user = {json.dumps(sshd.user)}
+private_key = {json.dumps(str(sshd.client_key))}
+known_hosts = {json.dumps(str(sshd.known_hosts))}
+"""
